@@ -1,0 +1,1 @@
+"""accredit HTTP layer: Flask app factory, blueprints, schemas. Never imports SpiffWorkflow."""

@@ -1,0 +1,95 @@
+"""The case history: an append-only event log, computed by diffing task states around each engine call.
+
+SpiffWorkflow keeps only ``last_state_change`` per task, so the engine records what happened itself: the
+acting user's submission (with old and new values), and every element that became ready, completed,
+fired or was cancelled as a consequence, attributed to the operation's actor.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
+from SpiffWorkflow.util.task import TaskState
+
+from .models import Event, utcnow
+from .workflow_state import all_tasks, element_type, is_visible
+
+_LIVE = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+
+
+def _next_seq(s, loaded) -> int:
+    if loaded.next_seq is None:
+        current = s.scalar(sa.select(sa.func.max(Event.seq)).where(Event.case_id == loaded.row.id))
+        loaded.next_seq = (current or 0) + 1
+    seq = loaded.next_seq
+    loaded.next_seq += 1
+    return seq
+
+
+def record(s, loaded, actor, action, *, task=None, role=None, data=None, element=None) -> Event:
+    spec = task.task_spec if task is not None else element
+    event = Event(case_id=loaded.row.id, seq=_next_seq(s, loaded), occurred_at=utcnow(), actor=actor.username,
+                  actor_name=actor.printed_name, role=role, action=action,
+                  element_id=getattr(spec, "bpmn_id", None), element_name=getattr(spec, "bpmn_name", None),
+                  element_type=element_type(spec) if spec is not None else None,
+                  task_id=str(task.id) if task is not None else None, data=_jsonable(data))
+    s.add(event)
+    return event
+
+
+def record_system(s, actor_name: str, action: str, data: dict | None = None) -> Event:
+    current = s.scalar(sa.select(sa.func.max(Event.seq)).where(Event.case_id.is_(None)))
+    event = Event(case_id=None, seq=(current or 0) + 1, occurred_at=utcnow(), actor=actor_name, actor_name=actor_name,
+                  action=action, data=_jsonable(data))
+    s.add(event)
+    return event
+
+
+def record_diff(s, loaded, actor, after: dict) -> None:
+    """Record every visible state change since ``loaded.before``, then move the baseline."""
+    before = loaded.before
+    tasks = {t.id: t for t in all_tasks(loaded.wf) if is_visible(t)}
+    changed = [tasks[i] for i, state in after.items() if before.get(i) != state and i in tasks]
+    changed.sort(key=lambda t: t.last_state_change or 0)
+    for task in changed:
+        spec, state, was = task.task_spec, task.state, before.get(task.id)
+        definition = getattr(spec, "event_definition", None)
+        if state == TaskState.READY and spec.manual:
+            record(s, loaded, actor, "task.ready", task=task, role=spec.lane)
+        elif state == TaskState.COMPLETED and not spec.manual:
+            if isinstance(definition, TimerEventDefinition):
+                action = "timer.fired"
+            elif isinstance(definition, MessageEventDefinition):
+                action = "message.thrown" if "Throw" in element_type(spec) or "End" in element_type(spec) \
+                    else "message.caught"
+            else:
+                action = "element.completed"
+            data = {"message": definition.name} if isinstance(definition, MessageEventDefinition) else None
+            record(s, loaded, actor, action, task=task, data=data)
+        elif state == TaskState.CANCELLED and was in _LIVE:
+            record(s, loaded, actor, "element.cancelled", task=task)
+        elif state == TaskState.ERROR:
+            record(s, loaded, actor, "element.error", task=task)
+    loaded.before = after
+
+
+def as_dict(e: Event) -> dict:
+    return {"seq": e.seq, "occurred_at": e.occurred_at.isoformat(), "actor": e.actor, "actor_name": e.actor_name,
+            "role": e.role, "action": e.action, "element_id": e.element_id, "element_name": e.element_name,
+            "element_type": e.element_type, "task_id": e.task_id, "data": e.data}
+
+
+def _jsonable(value):
+    """History data must be plain JSON (dates as ISO strings)."""
+    import json
+    from datetime import date, datetime
+    from decimal import Decimal
+
+    def default(o):
+        if isinstance(o, (datetime, date)):
+            return o.isoformat()
+        if isinstance(o, Decimal):
+            return str(o)
+        return repr(o)
+
+    return None if value is None else json.loads(json.dumps(value, default=default))

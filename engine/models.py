@@ -1,0 +1,180 @@
+"""Database tables. Alembic (engine/migrations) owns the schema; these classes mirror it.
+
+* ``process_definition`` — immutable deployed versions; the SpiffWorkflow spec is stored here once per
+  version, not in every case.
+* ``case`` — one running process instance: serialized workflow state (without the spec) + optimistic
+  ``version`` so two concurrent writers cannot both win.
+* ``human_task`` — the inbox index, rewritten from the engine state on every save; the inbox never
+  deserialises workflows.
+* ``timer`` — every pending timer of every case with its UTC due time.
+* ``event`` — the append-only history of each case (and system events with ``case_id`` NULL).
+"""
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import sqlalchemy as sa
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(sa.types.TypeDecorator):
+    """Stores naive UTC, always hands back aware UTC datetimes (SQLite keeps no offset)."""
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(timezone.utc).replace(tzinfo=None)
+
+    def process_result_value(self, value, dialect):
+        if value is None:
+            return None
+        return value.replace(tzinfo=timezone.utc)
+
+
+def utcnow() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {datetime: UTCDateTime()}
+
+
+class ProcessDefinition(Base):
+    __tablename__ = "process_definition"
+    __table_args__ = (
+        sa.UniqueConstraint("key", "version", name="uq_process_definition_key_version"),
+        sa.Index("ix_process_definition_key_hash", "key", "content_hash"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str | None] = mapped_column(sa.String(400))
+    version: Mapped[int]
+    content_hash: Mapped[str] = mapped_column(sa.String(64))
+    #: {filename: text} of every file this version uses (BPMN, DMN, forms)
+    files: Mapped[dict] = mapped_column(sa.JSON)
+    #: serialized SpiffWorkflow specs: {"spec": {...}, "subprocess_specs": {...}}
+    spec: Mapped[str] = mapped_column(sa.Text)
+    #: message name that starts this process when it has only a message start event, else NULL
+    start_message: Mapped[str | None] = mapped_column(sa.String(200))
+    deployed_by: Mapped[str] = mapped_column(sa.String(200))
+    deployed_at: Mapped[datetime]
+    note: Mapped[str | None] = mapped_column(sa.Text)
+
+
+class Case(Base):
+    __tablename__ = "case"
+    __table_args__ = (
+        sa.Index("ix_case_org_status", "organisation_id", "status"),
+        sa.Index("ix_case_process_status", "process_key", "status"),
+    )
+
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    definition_id: Mapped[int] = mapped_column(sa.ForeignKey("process_definition.id"))
+    process_key: Mapped[str] = mapped_column(sa.String(200))
+    organisation_id: Mapped[str | None] = mapped_column(sa.String(100))
+    business_key: Mapped[str] = mapped_column(sa.String(200), index=True)
+    parent_case_id: Mapped[str | None] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    #: running | completed
+    status: Mapped[str] = mapped_column(sa.String(20))
+    #: id of the end event the case finished on (e.g. ended_rejected), NULL while running
+    outcome: Mapped[str | None] = mapped_column(sa.String(200))
+    state: Mapped[str] = mapped_column(sa.Text)
+    started_by: Mapped[str] = mapped_column(sa.String(200))
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    version: Mapped[int] = mapped_column(sa.Integer, nullable=False)
+
+    definition: Mapped[ProcessDefinition] = relationship(lazy="joined", innerjoin=True)
+
+    __mapper_args__ = {"version_id_col": version}
+
+
+class HumanTask(Base):
+    __tablename__ = "human_task"
+    __table_args__ = (
+        sa.Index("ix_human_task_status_role", "status", "role"),
+        sa.Index("ix_human_task_case_status", "case_id", "status"),
+        sa.Index("ix_human_task_assignee", "assignee"),
+    )
+
+    #: the SpiffWorkflow task id
+    id: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("case.id"))
+    organisation_id: Mapped[str | None] = mapped_column(sa.String(100))
+    process_key: Mapped[str] = mapped_column(sa.String(200))
+    element_id: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str | None] = mapped_column(sa.String(400))
+    role: Mapped[str | None] = mapped_column(sa.String(50))
+    assignee: Mapped[str | None] = mapped_column(sa.String(200))
+    claimed_by: Mapped[str | None] = mapped_column(sa.String(200))
+    form: Mapped[str | None] = mapped_column(sa.String(400))
+    ui_form: Mapped[str | None] = mapped_column(sa.String(400))
+    signature_meaning: Mapped[str | None] = mapped_column(sa.String(50))
+    due_at: Mapped[datetime | None]
+    priority: Mapped[int] = mapped_column(default=0)
+    #: ready | completed | cancelled
+    status: Mapped[str] = mapped_column(sa.String(20))
+    created_at: Mapped[datetime]
+    completed_at: Mapped[datetime | None]
+    completed_by: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class Timer(Base):
+    __tablename__ = "timer"
+    __table_args__ = (sa.Index("ix_timer_due", "due_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    #: the SpiffWorkflow task id of the waiting timer event
+    task_id: Mapped[str] = mapped_column(sa.String(36))
+    element_id: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str | None] = mapped_column(sa.String(400))
+    #: TimeDateEventDefinition | DurationTimerEventDefinition | CycleTimerEventDefinition
+    kind: Mapped[str] = mapped_column(sa.String(60))
+    due_at: Mapped[datetime]
+    #: the human task this boundary timer is attached to, if any
+    attached_to: Mapped[str | None] = mapped_column(sa.String(36))
+    interrupting: Mapped[bool] = mapped_column(default=False)
+
+
+class MessageSubscription(Base):
+    """A case waiting for a named message (intermediate/boundary catch). Rewritten on every save, so
+    routing a message never has to deserialise cases that are not waiting for it."""
+
+    __tablename__ = "message_subscription"
+    __table_args__ = (sa.Index("ix_message_subscription_name_org", "name", "organisation_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    organisation_id: Mapped[str | None] = mapped_column(sa.String(100))
+    task_id: Mapped[str] = mapped_column(sa.String(36))
+    element_id: Mapped[str] = mapped_column(sa.String(200))
+    name: Mapped[str] = mapped_column(sa.String(200))
+
+
+class Event(Base):
+    """Append-only history. Rows are only ever inserted."""
+
+    __tablename__ = "event"
+    __table_args__ = (sa.UniqueConstraint("case_id", "seq", name="uq_event_case_seq"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str | None] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    seq: Mapped[int]
+    occurred_at: Mapped[datetime]
+    actor: Mapped[str] = mapped_column(sa.String(200))
+    actor_name: Mapped[str | None] = mapped_column(sa.String(400))
+    role: Mapped[str | None] = mapped_column(sa.String(50))
+    action: Mapped[str] = mapped_column(sa.String(60))
+    element_id: Mapped[str | None] = mapped_column(sa.String(200))
+    element_name: Mapped[str | None] = mapped_column(sa.String(400))
+    element_type: Mapped[str | None] = mapped_column(sa.String(60))
+    task_id: Mapped[str | None] = mapped_column(sa.String(36))
+    data: Mapped[dict | None] = mapped_column(sa.JSON)
