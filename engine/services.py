@@ -577,10 +577,14 @@ def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, 
 
 
 def _process_error(exc: Exception, case_id: str, prefix: str | None = None) -> ProcessError:
+    """Turn a SpiffWorkflow failure into a ProcessError naming the element, line and sandbox refusal."""
     task = getattr(exc, "task", None)
     spec = getattr(task, "task_spec", None)
-    inner = getattr(exc, "exception", None) or exc.__cause__
-    message = str(inner) if isinstance(inner, (SandboxViolation, ScriptTimeout)) else str(exc).splitlines()[0]
+    inner, seen = exc, set()
+    while inner is not None and id(inner) not in seen and not isinstance(inner, (SandboxViolation, ScriptTimeout)):
+        seen.add(id(inner))
+        inner = inner.__cause__ or inner.__context__
+    message = str(inner) if inner is not None else str(exc).splitlines()[0]
     if prefix:
         message = f"{prefix}: {message}"
     details = {"case_id": case_id}
@@ -588,6 +592,6 @@ def _process_error(exc: Exception, case_id: str, prefix: str | None = None) -> P
         details.update(element_id=spec.bpmn_id, element_name=spec.bpmn_name)
     if getattr(exc, "line_number", None):
         details["line"] = exc.line_number
-    if isinstance(inner, (SandboxViolation, ScriptTimeout)):
+    if inner is not None:
         details["sandbox"] = type(inner).__name__
     return ProcessError(message, **details)
