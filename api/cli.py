@@ -87,6 +87,77 @@ def processes_deploy(directory, forms, deployed_by, note):
         click.echo(f"{d['key']}: v{d['version']} {'deployed' if d['created'] else 'unchanged'}")
 
 
+def _identity():
+    from engine.identity import Identity
+
+    database = Database(database_url())
+    database.migrate()
+    return Identity(database)
+
+
+@main.command()
+def demo():
+    """Create demo organisations and one user per role (for trying accredit locally; never in production)."""
+    from engine.identity import create_demo
+
+    rows = create_demo(_identity())
+    click.echo("demo users (username / password / roles):")
+    for username, password, roles in rows:
+        click.echo(f"  {username:16} {password:14} {', '.join(roles)}")
+
+
+@main.group()
+def users():
+    """User accounts."""
+
+
+@users.command("create")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, required=True, help="repeat for several roles")
+@click.option("--org", "organisation_id", default=None, help="organisation id (applicants)")
+@click.option("--name", "display_name", default=None)
+@click.option("--email", default=None)
+@click.password_option()
+def users_create(username, roles, organisation_id, display_name, email, password):
+    """Create a user (asks for the password)."""
+    from engine.errors import EngineError
+
+    try:
+        u = _identity().create_user(username, password, roles, display_name=display_name,
+                                    organisation_id=organisation_id, email=email, by="cli")
+    except EngineError as exc:
+        raise click.ClickException(f"{exc.message} {exc.details.get('errors', '')}")
+    click.echo(f"created {u.username} ({', '.join(u.roles)})")
+
+
+@users.command("list")
+def users_list():
+    for u in _identity().users():
+        click.echo(f"{u.username:20} {'active' if u.active else 'inactive':8} {u.organisation_id or '-':12} "
+                   f"{', '.join(u.roles)}")
+
+
+@users.command("token")
+@click.argument("username")
+@click.option("--name", default="cli")
+def users_token(username, name):
+    """Issue an API token for a user (printed once)."""
+    click.echo(_identity().issue_token(username, name))
+
+
+@main.group()
+def orgs():
+    """Organisations (laboratories)."""
+
+
+@orgs.command("create")
+@click.argument("org_id")
+@click.argument("name")
+def orgs_create(org_id, name):
+    _identity().create_organisation(org_id, name, by="cli")
+    click.echo(f"created organisation {org_id}")
+
+
 @main.group()
 def timers():
     """Timers of running cases."""

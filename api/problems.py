@@ -1,39 +1,92 @@
 """RFC 9457 problem details for every API error — never an HTML page or a stack trace."""
 from __future__ import annotations
 
-from flask import Flask, jsonify
+from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import Conflict, DefinitionInvalid, EngineError, Forbidden, InvalidFormData, NotFound, ProcessError
+from engine.identity import AuthenticationFailed, TooManyAttempts
 
-_STATUS = {NotFound: 404, Forbidden: 403, Conflict: 409, InvalidFormData: 422, DefinitionInvalid: 422,
-           ProcessError: 422}
+from .auth import Unauthenticated
+
+_STATUS = [(NotFound, 404), (Forbidden, 403), (Conflict, 409), (InvalidFormData, 422), (DefinitionInvalid, 422),
+           (ProcessError, 422), (AuthenticationFailed, 401), (Unauthenticated, 401), (TooManyAttempts, 429)]
+_TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+           409: "Conflict", 413: "Payload too large", 415: "Unsupported media type", 422: "Unprocessable content",
+           429: "Too many requests", 500: "Internal server error"}
 
 
-def problem(status: int, title: str, detail: str | None = None, **extra):
-    body = {"type": f"https://accredit.example/problems/{title.lower().replace(' ', '-')}", "title": title,
-            "status": status}
+def problem(status: int, detail: str | None = None, *, kind: str | None = None, headers: dict | None = None, **extra):
+    title = _TITLES.get(status, "Error")
+    body = {"type": f"https://accredit.example/problems/{kind or title.lower().replace(' ', '-')}",
+            "title": title, "status": status, "instance": request.path if request else None}
     if detail:
         body["detail"] = detail
-    body.update(extra)
+    body.update({k: v for k, v in extra.items() if v is not None})
     response = jsonify(body)
     response.status_code = status
     response.content_type = "application/problem+json"
+    for k, v in (headers or {}).items():
+        response.headers[k] = v
     return response
+
+
+def _flatten(messages, prefix="") -> list[dict]:
+    """webargs/marshmallow {"json": {"field": ["msg"]}} -> [{"field": "/field", "message": "msg"}]."""
+    out = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if key in ("json", "query", "form", "files", "headers") and not prefix:
+                out += _flatten(value, "")
+            else:
+                out += _flatten(value, f"{prefix}/{key}")
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out += [{"field": prefix or "/", "message": m} for m in messages]
+    elif isinstance(messages, list):
+        for i, m in enumerate(messages):
+            out += _flatten(m, f"{prefix}/{i}")
+    else:
+        out.append({"field": prefix or "/", "message": str(messages)})
+    return out
+
+
+def _record_denial(app: Flask, exc: EngineError) -> None:
+    from flask import g
+
+    actor = g.get("actor")
+    try:
+        app.extensions["accredit"].identity.record_system_event(
+            actor.username if actor else "anonymous", "permission.denied",
+            {"method": request.method, "path": request.path, "reason": exc.message})
+    except Exception:  # recording must never hide the 403 itself
+        app.logger.exception("could not record a permission denial")
 
 
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
-        status = next((s for cls, s in _STATUS.items() if isinstance(exc, cls)), 400)
+        status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 400)
         extra = {k: v for k, v in exc.details.items() if v is not None}
-        return problem(status, exc.kind.replace("-", " ").capitalize(), exc.message, **extra)
+        headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
+        if status == 403:
+            _record_denial(app, exc)
+        if status == 401:
+            headers = {**(headers or {}), "WWW-Authenticate": 'Bearer realm="accredit"'}
+        return problem(status, exc.message, kind=exc.kind, headers=headers, **extra)
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
-        return problem(exc.code or 500, exc.name, exc.description)
+        data = getattr(exc, "data", None) or {}
+        extra = {}
+        if "messages" in data:  # webargs / marshmallow validation
+            extra["errors"] = _flatten(data["messages"])
+        detail = exc.description if isinstance(exc.description, str) else None
+        if exc.code == 422 and extra.get("errors"):
+            detail = "the request does not satisfy the schema: " + "; ".join(
+                f"{e['field']}: {e['message']}" for e in extra["errors"][:5])
+        return problem(exc.code or 500, detail, headers=dict(exc.get_headers()) if exc.code == 405 else None, **extra)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
         app.logger.exception("unhandled error")
-        return problem(500, "Internal server error", "the error was logged")
+        return problem(500, "an unexpected error occurred; it was logged")

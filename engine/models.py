@@ -178,3 +178,82 @@ class Event(Base):
     element_type: Mapped[str | None] = mapped_column(sa.String(60))
     task_id: Mapped[str | None] = mapped_column(sa.String(36))
     data: Mapped[dict | None] = mapped_column(sa.JSON)
+
+
+# -- identity ------------------------------------------------------------------------------------------
+
+class Organisation(Base):
+    """A laboratory (or other member institution). Applicant-side data is scoped to one."""
+
+    __tablename__ = "organisation"
+
+    id: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    name: Mapped[str] = mapped_column(sa.String(400))
+    created_at: Mapped[datetime]
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(sa.String(400))
+    email: Mapped[str | None] = mapped_column(sa.String(400))
+    #: argon2id hash
+    password_hash: Mapped[str] = mapped_column(sa.String(400))
+    organisation_id: Mapped[str | None] = mapped_column(sa.ForeignKey("organisation.id"))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime]
+
+    roles: Mapped[list["UserRole"]] = relationship(cascade="all, delete-orphan", lazy="selectin")
+
+
+class UserRole(Base):
+    __tablename__ = "user_role"
+
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), primary_key=True)
+    role: Mapped[str] = mapped_column(sa.String(50), primary_key=True)
+
+
+class ApiToken(Base):
+    """Bearer tokens for API clients. Only the SHA-256 of the token is stored."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    name: Mapped[str] = mapped_column(sa.String(200))
+    token_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_used_at: Mapped[datetime | None]
+    revoked: Mapped[bool] = mapped_column(default=False)
+
+
+# -- collaboration on cases ----------------------------------------------------------------------------
+
+class Comment(Base):
+    __tablename__ = "comment"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(sa.String(36))
+    author: Mapped[str] = mapped_column(sa.String(200))
+    author_name: Mapped[str | None] = mapped_column(sa.String(400))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+
+
+class Attachment(Base):
+    """A file uploaded to a case. Content lives in content-addressed storage under its SHA-256."""
+
+    __tablename__ = "attachment"
+    __table_args__ = (sa.UniqueConstraint("case_id", "sha256", name="uq_attachment_case_sha"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    sha256: Mapped[str] = mapped_column(sa.String(64), index=True)
+    filename: Mapped[str] = mapped_column(sa.String(400))
+    content_type: Mapped[str] = mapped_column(sa.String(200))
+    size: Mapped[int]
+    uploaded_by: Mapped[str] = mapped_column(sa.String(200))
+    uploaded_at: Mapped[datetime]

@@ -65,6 +65,10 @@ class TaskView:
     completed_at: datetime | None = None
     completed_by: str | None = None
 
+    @property
+    def overdue(self) -> bool:
+        return self.status == "ready" and self.due_at is not None and self.due_at < utcnow()
+
     @classmethod
     def of(cls, row: HumanTask) -> "TaskView":
         return cls(row.id, row.case_id, row.process_key, row.element_id, row.name, row.role, row.assignee,
@@ -209,14 +213,22 @@ class Engine:
                 raise NotFound(f"task {task_id} does not exist", task_id=task_id)
             return TaskView.of(row)
 
-    def task_form(self, task_id: str) -> dict | None:
-        """The JSON Schema of a task's form, from the definition version the case runs on."""
+    def task_form(self, task_id: str) -> dict:
+        """The form of a task as the definition version of its case has it: JSON Schema, optional UI schema,
+        and the task's current values of the form's fields (for re-display and corrections)."""
         with self.db.read() as s:
             row = s.get(HumanTask, task_id)
             if row is None:
                 raise NotFound(f"task {task_id} does not exist", task_id=task_id)
             case = s.get(Case, row.case_id)
-            return _form_schema(case.definition, row.form)
+            schema = _form_schema(case.definition, row.form)
+            ui = _form_schema(case.definition, row.ui_form)
+            data = {}
+            if schema is not None and row.status == "ready":
+                task = self._deserialize(case).get_task_from_id(uuid.UUID(task_id))
+                fields = set(schema.get("properties", {}))
+                data = {k: v for k, v in (task.data if task else {}).items() if k in fields}
+            return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history._jsonable(data)}
 
     def complete_task(self, task_id: str, actor: Actor, data: dict | None = None) -> CaseView:
         """Complete a READY human task as ``actor`` with form ``data`` — checked, run, saved atomically."""
@@ -235,6 +247,7 @@ class Engine:
                 raise Conflict("the task is no longer ready (the case moved on)", task_id=task_id)
             role = self._check_may_complete(s, loaded, task, ref, actor)
             _validate_form(loaded.definition, ref.form, data, task)
+            _check_attachments(s, loaded.row.id, data)
             old = {k: task.data.get(k) for k in data}
             task.data.update(data)
             ops.run(loaded, lambda: task.run())
@@ -245,11 +258,13 @@ class Engine:
 
     def deliver_message(self, name: str, payload: dict | None, actor: Actor = SYSTEM, *,
                         organisation_id: str | None = None, case_id: str | None = None) -> list[str]:
-        """Deliver a message from outside to the waiting case(s) it correlates with, or start the process
-        whose start event catches it. Returns the ids of the cases that received it."""
+        """Deliver a message from outside to the waiting case(s) it correlates with (by case id, else every
+        waiting case of the organisation). Returns the ids of the cases that received it. A message never
+        starts a process from outside: that is :meth:`start_case`, with its role check."""
         with self.db.write() as s:
             ops = _Operation(self, s, actor)
-            targets = ops.route(name, payload or {}, organisation_id=organisation_id, case_id=case_id, parent=None)
+            targets = ops.route(name, payload or {}, organisation_id=organisation_id, case_id=case_id, parent=None,
+                                allow_start=False)
             if not targets:
                 where = f"case {case_id}" if case_id else f"organisation {organisation_id}"
                 raise NotFound(f"no case of {where} is waiting for message '{name}'", message_name=name)
@@ -327,6 +342,9 @@ class Engine:
             raise Forbidden(f"task '{ref.name or ref.element_id}' is for the role '{role}'", role=role)
         if role == "applicant" and actor.organisation_id != loaded.row.organisation_id:
             raise Forbidden("this task belongs to another organisation's case")
+        if ref.claimed_by and ref.claimed_by != actor.username:
+            raise Conflict(f"task '{ref.name or ref.element_id}' is claimed by {ref.claimed_by}",
+                           claimed_by=ref.claimed_by)
         if ref.assignee and ref.assignee != actor.username:
             raise Forbidden(f"task '{ref.name or ref.element_id}' is assigned to another user",
                             assignee=ref.assignee)
@@ -419,7 +437,8 @@ class _Operation:
         history.record(self.s, loaded, self.actor, "task.completed", task=task, role=role,
                        data={"submitted": data, "changes": changes})
 
-    def route(self, name: str, payload: dict, *, organisation_id, case_id, parent: _Loaded | None) -> list[str]:
+    def route(self, name: str, payload: dict, *, organisation_id, case_id, parent: _Loaded | None,
+              allow_start: bool = True) -> list[str]:
         """Send a message to the cases waiting for it (by case id or organisation), else start the
         process that a message start event of this name begins. Returns the receiving case ids."""
         self.cascade += 1
@@ -443,7 +462,7 @@ class _Operation:
                            data={"message": name, "payload": payload,
                                  "from_case_id": parent.row.id if parent else None})
             receivers.append(target_id)
-        if receivers:
+        if receivers or not allow_start:
             return receivers
         starter = self.s.scalar(sa.select(ProcessDefinition).where(ProcessDefinition.start_message == name)
                                 .order_by(ProcessDefinition.version.desc()).limit(1))
@@ -574,6 +593,37 @@ def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, 
         errors.append({"field": path, "message": err.message})
     if errors:
         raise InvalidFormData(f"the data for task '{label}' does not satisfy its form ({form})", errors, form=form)
+
+
+def _attachment_refs(value, path=""):
+    """(json pointer, sha256) of every attachment id in form data: any field whose name mentions
+    'attachment' holding a SHA-256 string or a list of them."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            p = f"{path}/{k}"
+            if "attachment" in k and isinstance(v, str):
+                yield p, v
+            elif "attachment" in k and isinstance(v, list):
+                yield from ((f"{p}/{i}", x) for i, x in enumerate(v) if isinstance(x, str))
+            else:
+                yield from _attachment_refs(v, p)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _attachment_refs(v, f"{path}/{i}")
+
+
+def _check_attachments(s: Session, case_id: str, data: dict) -> None:
+    from .models import Attachment
+
+    refs = list(_attachment_refs(data))
+    if not refs:
+        return
+    known = set(s.scalars(sa.select(Attachment.sha256).where(Attachment.case_id == case_id,
+                                                             Attachment.sha256.in_({r for _, r in refs}))))
+    errors = [{"field": p, "message": "no attachment with this id was uploaded to this case"}
+              for p, r in refs if r not in known]
+    if errors:
+        raise InvalidFormData("the form refers to files that are not attached to this case", errors)
 
 
 def _process_error(exc: Exception, case_id: str, prefix: str | None = None) -> ProcessError:

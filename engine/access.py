@@ -1,0 +1,68 @@
+"""Who may see which case and act on which task — one place, used by every read and write.
+
+* Staff roles (coordinator, committee, auditor, quality manager, admin) see every case.
+* An applicant sees only its own organisation's cases.
+* An inspector sees only the cases they are assigned to: a task of the case is (or was) assigned to or
+  claimed by them.
+* A task is actionable by a user who holds its lane's role, for an applicant only in its organisation, for
+  a task with a diagram ``assignee`` only that user, for an inspector task only inside their cases.
+
+Invisible cases answer "not found", never "forbidden": a laboratory must not learn another one's case ids.
+"""
+from __future__ import annotations
+
+import sqlalchemy as sa
+
+from .actors import Actor
+from .models import Case, HumanTask
+
+STAFF_ROLES = frozenset({"coordinator", "committee", "auditor", "quality_manager", "admin"})
+
+
+def sees_all_cases(actor: Actor) -> bool:
+    return bool(actor.roles & STAFF_ROLES)
+
+
+def inspector_case_ids(actor: Actor):
+    """Subquery: ids of the cases an inspector is assigned to."""
+    return sa.select(HumanTask.case_id).where(
+        sa.or_(HumanTask.assignee == actor.username, HumanTask.claimed_by == actor.username))
+
+
+def visible_cases(actor: Actor):
+    """A WHERE clause on Case for the cases ``actor`` may see."""
+    if sees_all_cases(actor):
+        return sa.true()
+    clauses = []
+    if "applicant" in actor.roles and actor.organisation_id:
+        clauses.append(Case.organisation_id == actor.organisation_id)
+    if "inspector" in actor.roles:
+        clauses.append(Case.id.in_(inspector_case_ids(actor)))
+    return sa.or_(*clauses) if clauses else sa.false()
+
+
+def case_visible(s, actor: Actor, case: Case) -> bool:
+    if sees_all_cases(actor):
+        return True
+    return bool(s.scalar(sa.select(sa.func.count(Case.id)).where(Case.id == case.id, visible_cases(actor))))
+
+
+def actionable_tasks(actor: Actor):
+    """A WHERE clause on HumanTask for the tasks ``actor`` may act on (claim, complete)."""
+    roles = sorted(actor.roles)
+    clause = sa.and_(
+        HumanTask.role.in_(roles),
+        sa.or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username),
+    )
+    if "applicant" in actor.roles:
+        clause = sa.and_(clause, sa.or_(HumanTask.role != "applicant",
+                                        HumanTask.organisation_id == (actor.organisation_id or "")))
+    if "inspector" in actor.roles:
+        clause = sa.and_(clause, sa.or_(HumanTask.role != "inspector", HumanTask.assignee == actor.username,
+                                        HumanTask.case_id.in_(inspector_case_ids(actor))))
+    return clause
+
+
+def task_actionable(s, actor: Actor, task: HumanTask) -> bool:
+    return bool(s.scalar(sa.select(sa.func.count(HumanTask.id)).where(HumanTask.id == task.id,
+                                                                      actionable_tasks(actor))))

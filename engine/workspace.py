@@ -1,0 +1,329 @@
+"""What staff do around the workflow: find cases, work the inbox (claim, unclaim, assign), comment, and
+attach documents. Every read applies the visibility rules of :mod:`engine.access`; every write is one
+transaction and leaves an event in the case history."""
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import tempfile
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+import sqlalchemy as sa
+
+from . import history
+from .access import actionable_tasks, case_visible, sees_all_cases, visible_cases
+from .actors import Actor
+from .db import Database
+from .errors import Conflict, Forbidden, InvalidFormData, NotFound
+from .identity import Identity
+from .models import Attachment, Case, Comment, HumanTask, utcnow
+from .services import CaseView, Engine, TaskView
+
+SORTS = {
+    "due": (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at),
+    "-due": (HumanTask.due_at.is_(None), HumanTask.due_at.desc(), HumanTask.created_at),
+    "priority": (HumanTask.priority.desc(), HumanTask.due_at.is_(None), HumanTask.due_at),
+    "created": (HumanTask.created_at,),
+    "-created": (HumanTask.created_at.desc(),),
+}
+SCOPES = ("all", "mine", "claimed", "unassigned")
+MAX_COMMENT = 10_000
+DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
+ALLOWED_TYPES = {
+    "application/pdf": b"%PDF",
+    "image/png": b"\x89PNG",
+    "image/jpeg": b"\xff\xd8\xff",
+    "text/plain": None,
+    "text/csv": None,
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": b"PK",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": b"PK",
+    "application/vnd.oasis.opendocument.text": b"PK",
+}
+SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
+class _CaseRef:
+    """Enough of a loaded case for history.record (no workflow needed)."""
+
+    def __init__(self, row: Case):
+        self.row, self.next_seq = row, None
+
+
+@dataclass
+class Page:
+    items: list
+    total: int
+    page: int
+    per_page: int
+
+
+@dataclass
+class AttachmentView:
+    sha256: str
+    case_id: str
+    filename: str
+    content_type: str
+    size: int
+    uploaded_by: str
+    uploaded_at: datetime
+
+
+class Workspace:
+    def __init__(self, db: Database, engine: Engine, identity: Identity, attachments_dir: str | Path,
+                 max_upload: int = DEFAULT_MAX_UPLOAD):
+        self.db, self.engine, self.identity = db, engine, identity
+        self.attachments_dir = Path(attachments_dir)
+        self.max_upload = max_upload
+
+    # -- cases ---------------------------------------------------------------------------------------
+    def list_cases(self, actor: Actor, *, process: str | None = None, status: str | None = None,
+                   organisation_id: str | None = None, q: str | None = None, page: int = 1,
+                   per_page: int = 20) -> Page:
+        stmt = sa.select(Case).where(visible_cases(actor))
+        if process:
+            stmt = stmt.where(Case.process_key == process)
+        if status:
+            stmt = stmt.where(Case.status == status)
+        if organisation_id:
+            stmt = stmt.where(Case.organisation_id == organisation_id)
+        if q:
+            stmt = stmt.where(Case.business_key.ilike(f"%{q}%"))
+        with self.db.read() as s:
+            total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+            rows = s.scalars(stmt.order_by(Case.created_at.desc(), Case.id)
+                             .offset((page - 1) * per_page).limit(per_page)).all()
+            items = [CaseView(r.id, r.process_key, r.definition.version, r.organisation_id, r.business_key,
+                              r.status, r.outcome, r.parent_case_id, r.created_at, r.ended_at) for r in rows]
+        return Page(items, total, page, per_page)
+
+    def case_for(self, actor: Actor, case_id: str) -> CaseView:
+        """The case as ``actor`` may see it (tasks filtered to those they may act on); 404 otherwise."""
+        self._visible_case(actor, case_id)
+        view = self.engine.get_case(case_id)
+        with self.db.read() as s:
+            mine = set(s.scalars(sa.select(HumanTask.id).where(HumanTask.case_id == case_id,
+                                                                actionable_tasks(actor))))
+        if not sees_all_cases(actor):
+            view.tasks = [t for t in view.tasks if t.id in mine]
+        return view
+
+    def _visible_case(self, actor: Actor, case_id: str, s=None) -> Case:
+        def check(session):
+            row = session.get(Case, case_id)
+            if row is None or not case_visible(session, actor, row):
+                raise NotFound(f"case {case_id} does not exist", case_id=case_id)
+            return row
+        if s is not None:
+            return check(s)
+        with self.db.read() as session:
+            return check(session)
+
+    # -- inbox ---------------------------------------------------------------------------------------
+    def inbox(self, actor: Actor, *, scope: str = "all", role: str | None = None, process: str | None = None,
+              case_id: str | None = None, overdue: bool | None = None, sort: str = "due", page: int = 1,
+              per_page: int = 20) -> Page:
+        if scope not in SCOPES:
+            raise InvalidFormData("unknown scope", [{"field": "/scope", "message": f"one of {', '.join(SCOPES)}"}])
+        if sort not in SORTS:
+            raise InvalidFormData("unknown sort", [{"field": "/sort", "message": f"one of {', '.join(SORTS)}"}])
+        stmt = sa.select(HumanTask).where(HumanTask.status == "ready", actionable_tasks(actor))
+        me = actor.username
+        if scope == "mine":
+            stmt = stmt.where(sa.or_(HumanTask.assignee == me, HumanTask.claimed_by == me))
+        elif scope == "claimed":
+            stmt = stmt.where(HumanTask.claimed_by == me)
+        elif scope == "unassigned":
+            stmt = stmt.where(HumanTask.claimed_by.is_(None), HumanTask.assignee.is_(None))
+        if role:
+            stmt = stmt.where(HumanTask.role == role)
+        if process:
+            stmt = stmt.where(HumanTask.process_key == process)
+        if case_id:
+            stmt = stmt.where(HumanTask.case_id == case_id)
+        if overdue is True:
+            stmt = stmt.where(HumanTask.due_at < utcnow())
+        elif overdue is False:
+            stmt = stmt.where(sa.or_(HumanTask.due_at.is_(None), HumanTask.due_at >= utcnow()))
+        with self.db.read() as s:
+            total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+            rows = s.scalars(stmt.order_by(*SORTS[sort], HumanTask.id)
+                             .offset((page - 1) * per_page).limit(per_page)).all()
+            return Page([TaskView.of(r) for r in rows], total, page, per_page)
+
+    def task_for(self, actor: Actor, task_id: str) -> TaskView:
+        with self.db.read() as s:
+            row = s.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            self._visible_case(actor, row.case_id, s)
+            return TaskView.of(row)
+
+    def claim(self, task_id: str, actor: Actor) -> TaskView:
+        with self.db.write() as s:
+            task, case = self._task_to_act_on(s, task_id, actor)
+            if task.claimed_by == actor.username:
+                return TaskView.of(task)
+            if task.claimed_by:
+                raise Conflict(f"task is claimed by {task.claimed_by}", claimed_by=task.claimed_by)
+            task.claimed_by = actor.username
+            history.record(s, _CaseRef(case), actor, "task.claimed", role=task.role,
+                           data={"task_id": task.id, "element_id": task.element_id})
+            return TaskView.of(task)
+
+    def unclaim(self, task_id: str, actor: Actor) -> TaskView:
+        with self.db.write() as s:
+            task, case = self._locked_task(s, task_id, actor)
+            if task.claimed_by is None:
+                return TaskView.of(task)
+            if task.claimed_by != actor.username and "coordinator" not in actor.roles:
+                raise Forbidden(f"task is claimed by {task.claimed_by}; only they or a coordinator may release it")
+            history.record(s, _CaseRef(case), actor, "task.unclaimed",
+                           data={"task_id": task.id, "element_id": task.element_id, "was": task.claimed_by})
+            task.claimed_by = None
+            return TaskView.of(task)
+
+    def assign(self, task_id: str, actor: Actor, username: str) -> TaskView:
+        """A coordinator gives a task to a named user who holds its role."""
+        if "coordinator" not in actor.roles:
+            raise Forbidden("only a coordinator may assign tasks")
+        target = self.identity.actor(username)
+        with self.db.write() as s:
+            task, case = self._locked_task(s, task_id, actor)
+            if target is None:
+                raise InvalidFormData("no such active user", [{"field": "/username", "message": "unknown user"}])
+            if task.role not in target.roles:
+                raise InvalidFormData(f"{username} does not hold the role '{task.role}'",
+                                      [{"field": "/username", "message": f"lacks role {task.role}"}])
+            if task.role == "applicant" and target.organisation_id != case.organisation_id:
+                raise InvalidFormData(f"{username} belongs to another organisation",
+                                      [{"field": "/username", "message": "other organisation"}])
+            if task.assignee and task.assignee != username:
+                raise Conflict(f"the diagram assigns this task to {task.assignee}", assignee=task.assignee)
+            old = task.claimed_by
+            task.claimed_by = username
+            history.record(s, _CaseRef(case), actor, "task.assigned", role="coordinator",
+                           data={"task_id": task.id, "element_id": task.element_id, "old": old, "new": username})
+            return TaskView.of(task)
+
+    def _locked_task(self, s, task_id: str, actor: Actor):
+        stmt = sa.select(HumanTask).where(HumanTask.id == task_id)
+        if not self.db.is_sqlite:
+            stmt = stmt.with_for_update()
+        task = s.scalar(stmt)
+        if task is None:
+            raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+        case = self._visible_case(actor, task.case_id, s)
+        if task.status != "ready":
+            raise Conflict(f"task is already {task.status}", status=task.status)
+        return task, case
+
+    def _task_to_act_on(self, s, task_id: str, actor: Actor):
+        task, case = self._locked_task(s, task_id, actor)
+        allowed = s.scalar(sa.select(sa.func.count(HumanTask.id)).where(HumanTask.id == task.id,
+                                                                        actionable_tasks(actor)))
+        if not allowed:
+            raise Forbidden(f"you may not act on task '{task.name or task.element_id}' (role {task.role})")
+        return task, case
+
+    # -- comments ------------------------------------------------------------------------------------
+    def add_comment(self, case_id: str, actor: Actor, body: str, task_id: str | None = None) -> dict:
+        body = (body or "").strip()
+        if not body or len(body) > MAX_COMMENT:
+            raise InvalidFormData("a comment needs text", [{"field": "/body",
+                                                            "message": f"1 to {MAX_COMMENT} characters"}])
+        with self.db.write() as s:
+            case = self._visible_case(actor, case_id, s)
+            if task_id is not None:
+                task = s.get(HumanTask, task_id)
+                if task is None or task.case_id != case_id:
+                    raise InvalidFormData("no such task in this case", [{"field": "/task_id", "message": "unknown"}])
+            c = Comment(case_id=case_id, task_id=task_id, author=actor.username, author_name=actor.printed_name,
+                        body=body, created_at=utcnow())
+            s.add(c)
+            s.flush()
+            history.record(s, _CaseRef(case), actor, "comment.added", data={"comment_id": c.id, "task_id": task_id,
+                                                                           "body": body})
+            return _comment(c)
+
+    def comments(self, case_id: str, actor: Actor, task_id: str | None = None) -> list[dict]:
+        with self.db.read() as s:
+            self._visible_case(actor, case_id, s)
+            stmt = sa.select(Comment).where(Comment.case_id == case_id)
+            if task_id:
+                stmt = stmt.where(Comment.task_id == task_id)
+            return [_comment(c) for c in s.scalars(stmt.order_by(Comment.created_at, Comment.id))]
+
+    # -- attachments ---------------------------------------------------------------------------------
+    def upload(self, case_id: str, actor: Actor, filename: str, content_type: str, data: bytes) -> AttachmentView:
+        content_type = (content_type or "").split(";")[0].strip().lower()
+        filename = os.path.basename(filename or "").strip()
+        if not filename:
+            raise InvalidFormData("the file needs a name", [{"field": "/file", "message": "missing file name"}])
+        if len(data) > self.max_upload:
+            raise InvalidFormData(f"file is larger than {self.max_upload} bytes",
+                                  [{"field": "/file", "message": "too large"}], limit=self.max_upload)
+        if content_type not in ALLOWED_TYPES:
+            raise InvalidFormData(f"files of type '{content_type}' are not accepted",
+                                  [{"field": "/file", "message": f"allowed: {', '.join(sorted(ALLOWED_TYPES))}"}])
+        magic = ALLOWED_TYPES[content_type]
+        if magic is not None and not data.startswith(magic):
+            raise InvalidFormData(f"the content is not a {content_type} file",
+                                  [{"field": "/file", "message": "content does not match its type"}])
+        digest = hashlib.sha256(data).hexdigest()
+        with self.db.write() as s:
+            case = self._visible_case(actor, case_id, s)
+            if case.status != "running":
+                raise Conflict("the case has ended; no more files can be attached")
+            if "applicant" in actor.roles and not sees_all_cases(actor) and case.organisation_id != actor.organisation_id:
+                raise Forbidden("applicants attach files only to their own organisation's cases")
+            self._store(digest, data)
+            row = s.scalar(sa.select(Attachment).where(Attachment.case_id == case_id, Attachment.sha256 == digest))
+            if row is None:
+                row = Attachment(case_id=case_id, sha256=digest, filename=filename, content_type=content_type,
+                                 size=len(data), uploaded_by=actor.username, uploaded_at=utcnow())
+                s.add(row)
+                history.record(s, _CaseRef(case), actor, "attachment.uploaded",
+                               data={"sha256": digest, "filename": filename, "content_type": content_type,
+                                     "size": len(data)})
+            return _attachment(row)
+
+    def attachment(self, case_id: str, sha256: str, actor: Actor) -> tuple[AttachmentView, Path]:
+        with self.db.read() as s:
+            self._visible_case(actor, case_id, s)
+            row = s.scalar(sa.select(Attachment).where(Attachment.case_id == case_id, Attachment.sha256 == sha256))
+            if row is None:
+                raise NotFound("no such attachment on this case", sha256=sha256)
+            return _attachment(row), self._path(sha256)
+
+    def attachments(self, case_id: str, actor: Actor) -> list[AttachmentView]:
+        with self.db.read() as s:
+            self._visible_case(actor, case_id, s)
+            return [_attachment(r) for r in s.scalars(sa.select(Attachment).where(Attachment.case_id == case_id)
+                                                      .order_by(Attachment.uploaded_at))]
+
+    def _path(self, digest: str) -> Path:
+        return self.attachments_dir / digest[:2] / digest[2:4] / digest
+
+    def _store(self, digest: str, data: bytes) -> None:
+        path = self._path(digest)
+        if path.exists():
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+
+
+def _comment(c: Comment) -> dict:
+    return {"id": c.id, "case_id": c.case_id, "task_id": c.task_id, "author": c.author,
+            "author_name": c.author_name, "body": c.body, "created_at": c.created_at}
+
+
+def _attachment(r: Attachment) -> AttachmentView:
+    return AttachmentView(r.sha256, r.case_id, r.filename, r.content_type, r.size, r.uploaded_by, r.uploaded_at)
