@@ -16,8 +16,10 @@ TaskDataEnvironment data semantics but
   (:class:`ScriptTimeout`) using a thread-local ``sys.settrace`` hook, so it
   works in any thread (Flask workers, scheduler threads, pytest) without
   signals;
-* refuses a few cheap-to-detect absurd allocations (huge ``range``, ``**``,
-  ``<<`` and sequence repetition).
+* refuses cheap-to-detect absurd allocations (``range``, ``seq * n``,
+  ``**``, ``<<``, big-int ``*``, ``math.factorial/comb/perm``,
+  ``str.ljust`` & co., ``random.randbytes/choices``) -- a single C-level
+  operation cannot be interrupted by the time limit.
 
 Use :func:`make_script_engine` to get a ``PythonScriptEngine`` and
 :func:`lint` to check diagram code at deploy time without running it.
@@ -28,12 +30,17 @@ from __future__ import annotations
 import ast
 import builtins
 import datetime as _datetime
+import dis
 import functools
 import io
 import logging
+import math
 import operator
+import random
+import re
 import sys
 import time
+import weakref
 from types import CodeType
 from typing import Any, Callable, Literal
 
@@ -78,7 +85,7 @@ Mode = Literal["eval", "exec"]
 DEFAULT_TIME_LIMIT = 2.0
 #: Most items a ``range()`` or a ``seq * n`` repetition may produce.
 MAX_SEQUENCE_LENGTH = 10**6
-#: Largest integer (in bits) ``**`` and ``<<`` may produce.
+#: Largest integer (in bits) ``*``, ``**``, ``<<`` and math.factorial & co. may produce.
 MAX_INT_BITS = 10**6
 
 # Filename given to compiled diagram code.  PythonScriptEngine looks for
@@ -163,12 +170,18 @@ def _guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
     _refuse_attribute(obj, name)
     try:
         if default is _MISSING:
-            return safer_getattr(obj, name, _MISSING_RAISE)
-        return safer_getattr(obj, name, default)
+            value = safer_getattr(obj, name, _MISSING_RAISE)
+        else:
+            value = safer_getattr(obj, name, default)
     except NotImplementedError as exc:  # string.Formatter & co.
         if "not safe" in str(exc):
             raise SandboxViolation(f"{exc} in diagram scripts") from None
         raise
+    if name in _STR_WIDTH_METHODS and (
+        isinstance(obj, str) or (isinstance(obj, type) and issubclass(obj, str))
+    ):
+        return _checked_width(value, name)
+    return value
 
 
 def _guarded_hasattr(obj: Any, name: str) -> bool:
@@ -187,7 +200,14 @@ def _apply(func: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
     return func(*args, **kwargs)
 
 
-def _check_repeat(a: Any, b: Any) -> None:
+def _check_mul(a: Any, b: Any) -> None:
+    if type(a) is int and type(b) is int:
+        if a.bit_length() + b.bit_length() > MAX_INT_BITS:
+            raise SandboxViolation(
+                f"multiplying integers of {a.bit_length()} and {b.bit_length()} bits exceeds the "
+                f"sandbox limit of {MAX_INT_BITS} bits"
+            )
+        return
     if isinstance(a, int) and isinstance(b, (str, bytes, list, tuple)):
         a, b = b, a
     if isinstance(b, int) and isinstance(a, (str, bytes, list, tuple)):
@@ -214,7 +234,7 @@ def _check_lshift(value: Any, shift: Any) -> None:
 
 
 def _mul(a: Any, b: Any) -> Any:
-    _check_repeat(a, b)
+    _check_mul(a, b)
     return a * b
 
 
@@ -258,7 +278,7 @@ def _inplacevar(op: str, target: Any, value: Any) -> Any:
     any operand types are accepted; only the allocation limits apply.
     """
     if op == "*=":
-        _check_repeat(target, value)
+        _check_mul(target, value)
     elif op == "**=":
         _check_pow(target, value)
     elif op == "<<=":
@@ -299,6 +319,106 @@ def _safe_iter(obj: Any, *sentinel: Any) -> Any:
     return _iter_until(obj, sentinel[0])
 
 
+_LN2 = math.log(2)
+
+
+def _check_int_bits(bits: float, what: str) -> None:
+    if bits > MAX_INT_BITS:
+        raise SandboxViolation(f"{what} is too large for the sandbox (limit {MAX_INT_BITS} bits)")
+
+
+def _factorial(n: int) -> int:
+    if isinstance(n, int) and n > 1:
+        _check_int_bits(math.lgamma(n + 1) / _LN2, f"factorial({n})")
+    return math.factorial(n)
+
+
+def _perm(n: int, k: int | None = None) -> int:
+    if isinstance(n, int) and n > 1 and (k is None or isinstance(k, int)):
+        kk = n if k is None else min(max(k, 0), n)
+        _check_int_bits((math.lgamma(n + 1) - math.lgamma(n - kk + 1)) / _LN2, f"perm({n}, {k})")
+    return math.perm(n, k)
+
+
+def _comb(n: int, k: int) -> int:
+    if isinstance(n, int) and isinstance(k, int) and n > 1 and 0 <= k <= n:
+        bits = (math.lgamma(n + 1) - math.lgamma(k + 1) - math.lgamma(n - k + 1)) / _LN2
+        _check_int_bits(bits, f"comb({n}, {k})")
+    return math.comb(n, k)
+
+
+def _prod(iterable: Any, *, start: Any = 1) -> Any:
+    # A Python loop through the multiplication guard (time limit applies).
+    result = start
+    for value in iterable:
+        result = _mul(result, value)
+    return result
+
+
+class _Namespace:
+    """A module-like object for diagram code: public attributes of ``target``,
+    with some functions replaced by size-checked versions."""
+
+    def __init__(self, name: str, target: Any, overrides: dict[str, Callable[..., Any]]):
+        self._name = name
+        self._target = target
+        self._overrides = overrides
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("_"):
+            raise AttributeError(name)
+        if name in self._overrides:
+            return self._overrides[name]
+        return getattr(self._target, name)
+
+    def __repr__(self) -> str:
+        return f"<sandbox {self._name}>"
+
+
+def _limit_count(func: Callable[..., Any], label: str, keyword: str | None = None, position: int = 0):
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        count = kwargs.get(keyword) if keyword else (args[position] if len(args) > position else None)
+        if type(count) is int and count > MAX_SEQUENCE_LENGTH:
+            raise SandboxViolation(
+                f"{label} of {count} exceeds the sandbox limit of {MAX_SEQUENCE_LENGTH}"
+            )
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def _random_namespace() -> _Namespace:
+    # A private generator: seeding it cannot affect the process-wide one.
+    generator = random.Random()
+    return _Namespace(
+        "random",
+        generator,
+        {
+            "randbytes": _limit_count(generator.randbytes, "random.randbytes()"),
+            "getrandbits": _limit_count(generator.getrandbits, "random.getrandbits()"),
+            "choices": _limit_count(generator.choices, "random.choices(k=...)", keyword="k"),
+        },
+    )
+
+
+def _checked_width(method: Callable[..., str], name: str) -> Callable[..., str]:
+    @functools.wraps(method)
+    def wrapper(*args: Any, **kwargs: Any) -> str:
+        for arg in list(args) + list(kwargs.values()):
+            if type(arg) is int and arg > MAX_SEQUENCE_LENGTH:
+                raise SandboxViolation(
+                    f"str.{name}({arg}) exceeds the sandbox limit of {MAX_SEQUENCE_LENGTH} characters"
+                )
+        return method(*args, **kwargs)
+
+    return wrapper
+
+
+# str methods whose integer argument sets the size of the result.
+_STR_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill", "expandtabs"})
+
+
 class _PrintCollector(PrintCollector):
     """``print()`` in diagram code: collected (``printed``) and logged."""
 
@@ -332,6 +452,10 @@ def _build_builtins() -> _SandboxBuiltins:
     names.update(safe_builtins)
     names.update(limited_builtins)
     names.update(utility_builtins)
+    names["random"] = names["whrandom"] = _random_namespace()
+    names["math"] = _Namespace(
+        "math", math, {"factorial": _factorial, "perm": _perm, "comb": _comb, "prod": _prod}
+    )
     for name in _UNCATCHABLE:
         names.pop(name, None)
     # RestrictedPython's limited_list/limited_tuple refuse strings and its
@@ -460,30 +584,33 @@ class _SandboxPolicy(RestrictingNodeTransformer):
 
     def visit_AugAssign(self, node: ast.AugAssign) -> Any:
         target = node.target
-        if (
+        if not (
             isinstance(target, ast.Subscript)
             and isinstance(target.value, ast.Name)
             and isinstance(target.slice, (ast.Name, ast.Constant))
         ):
-            load = ast.Subscript(
-                value=ast.Name(target.value.id, ast.Load()),
-                slice=_copy_simple(target.slice),
-                ctx=ast.Load(),
-            )
-            assign = ast.Assign(
-                targets=[target],
-                value=ast.Call(
-                    func=ast.Name("_inplacevar_", ast.Load()),
-                    args=[ast.Constant(IOPERATOR_TO_STR[type(node.op)]), load, node.value],
-                    keywords=[],
-                ),
-            )
-            ast.copy_location(assign, node)
-            ast.fix_missing_locations(assign)
-            # Visit the rewritten statement so the subscript load/store and the
-            # value are guarded like any other.
-            return self.visit_Assign(assign)
-        return super().visit_AugAssign(node)
+            return super().visit_AugAssign(node)
+        # Visit the pieces so the load, the store and the value are guarded
+        # like any other subscript/expression, then assemble the call.
+        load = ast.Subscript(
+            value=ast.Name(target.value.id, ast.Load()),
+            slice=_copy_simple(target.slice),
+            ctx=ast.Load(),
+        )
+        ast.copy_location(load, target)
+        ast.fix_missing_locations(load)
+        load = self.visit(load)
+        value = self.visit(node.value)
+        store = self.visit(target)
+        call = ast.Call(
+            func=ast.Name("_inplacevar_", ast.Load()),
+            args=[ast.Constant(IOPERATOR_TO_STR[type(node.op)]), load, value],
+            keywords=[],
+        )
+        assign = ast.Assign(targets=[store], value=call)
+        ast.copy_location(assign, node)
+        ast.fix_missing_locations(assign)
+        return assign
 
 
 def _copy_simple(node: ast.expr) -> ast.expr:
@@ -522,6 +649,9 @@ def _analyse(source: str, mode: Mode) -> tuple[ast.AST | None, list[str], Syntax
         raise ValueError(f"mode must be 'eval' or 'exec', not {mode!r}")
     if not isinstance(source, str):
         raise TypeError(f"diagram code must be a string, not {type(source).__name__}")
+    if mode == "eval":
+        # builtin eval() ignores leading spaces and tabs; so do we.
+        source = source.lstrip(" \t")
     try:
         tree = ast.parse(source, _FILENAME, mode)
     except SyntaxError as err:
@@ -543,8 +673,9 @@ def _analyse(source: str, mode: Mode) -> tuple[ast.AST | None, list[str], Syntax
             and node.func.id not in SANDBOX_BUILTINS
             and node.func.id in _PYTHON_BUILTIN_NAMES
             and node.func.id not in bound
-            and not node.func.id.startswith("_")  # RestrictedPython reports these
-            and node.func.id not in ("eval", "exec")  # idem
+            # RestrictedPython reports/handles these itself
+            and not node.func.id.startswith("_")
+            and node.func.id not in ("eval", "exec", "print")
         ):
             problems.append(
                 f"{node.func.id!r} is not available in diagram scripts "
@@ -553,10 +684,40 @@ def _analyse(source: str, mode: Mode) -> tuple[ast.AST | None, list[str], Syntax
     return tree, problems, None
 
 
-def _restricted_compile(tree: ast.AST, mode: Mode) -> tuple[CodeType | None, list[str]]:
+_RP_ERROR = re.compile(r"^Line (\d+): (.*?)\.?$", re.DOTALL)
+
+
+def _restricted_compile(
+    tree: ast.AST, mode: Mode, source: str
+) -> tuple[CodeType | None, list[str]]:
     compiler = compile_restricted_eval if mode == "eval" else compile_restricted_exec
     result = compiler(tree, filename=_FILENAME, policy=_SandboxPolicy)
-    return result.code, list(result.errors)
+    errors = []
+    # RestrictedPython says 'Line 3: "__class__" is an invalid ...'; use the
+    # same shape as our own messages: '... (line 3: <source line>)'.
+    for error in sorted(set(result.errors), key=_error_line):
+        match = _RP_ERROR.match(error)
+        if match:
+            lineno = int(match.group(1))
+            error = f"{match.group(2)} (line {lineno}: {_line_text(source, lineno)})"
+        errors.append(error)
+    return result.code, errors
+
+
+_LINE_REF = re.compile(r"\(line (\d+):")
+
+
+def _by_line(problems: list[str]) -> list[str]:
+    def key(problem: str) -> int:
+        match = _LINE_REF.search(problem)
+        return int(match.group(1)) if match else 0
+
+    return sorted(problems, key=key)
+
+
+def _error_line(error: str) -> int:
+    match = _RP_ERROR.match(error)
+    return int(match.group(1)) if match else 0
 
 
 def lint(source: str, mode: Mode = "exec") -> list[str]:
@@ -570,8 +731,8 @@ def lint(source: str, mode: Mode = "exec") -> list[str]:
     tree, problems, syntax_error = _analyse(source, mode)
     if syntax_error is not None:
         return problems
-    _code, errors = _restricted_compile(tree, mode)
-    return problems + errors
+    _code, errors = _restricted_compile(tree, mode, source)
+    return _by_line(problems + errors)
 
 
 @functools.lru_cache(maxsize=2048)
@@ -584,11 +745,31 @@ def compile_restricted_code(source: str, mode: Mode) -> CodeType:
     tree, problems, syntax_error = _analyse(source, mode)
     if syntax_error is not None:
         raise syntax_error
-    code, errors = _restricted_compile(tree, mode)
-    problems += errors
+    code, errors = _restricted_compile(tree, mode, source)
+    problems = _by_line(problems + errors)
     if problems or code is None:
         raise SandboxViolation(problems or ["diagram code could not be compiled"])
+    _register_self_loops(code)
     return code
+
+
+# Code objects containing a loop that jumps back onto its own instruction
+# (``while True: pass``).  CPython 3.11 emits no 'line' event for such a jump,
+# so frames running them are traced per opcode instead.
+_SELF_LOOPING_CODES: weakref.WeakSet[CodeType] = weakref.WeakSet()
+_BACKWARD_JUMPS = frozenset(
+    name for name in dis.opmap if name.startswith("JUMP_BACKWARD") or name == "JUMP_ABSOLUTE"
+)
+
+
+def _register_self_loops(code: CodeType) -> None:
+    for instruction in dis.get_instructions(code):
+        if instruction.opname in _BACKWARD_JUMPS and instruction.argval == instruction.offset:
+            _SELF_LOOPING_CODES.add(code)
+            break
+    for const in code.co_consts:
+        if isinstance(const, CodeType):
+            _register_self_loops(const)
 
 
 # --------------------------------------------------------------------------
@@ -611,13 +792,15 @@ def _run_with_time_limit(func: Callable[[], Any], time_limit: float | None) -> A
     monotonic = time.monotonic
 
     def local_trace(frame, event, arg):
-        if event == "line" and monotonic() > deadline:
+        if monotonic() > deadline:
             raise _Deadline
         return local_trace
 
     def global_trace(frame, event, arg):
         if monotonic() > deadline:
             raise _Deadline
+        if frame.f_code in _SELF_LOOPING_CODES:
+            frame.f_trace_opcodes = True
         return local_trace
 
     previous = sys.gettrace()
@@ -700,8 +883,10 @@ def make_script_engine(
 ) -> PythonScriptEngine:
     """A PythonScriptEngine that runs all diagram code in the sandbox.
 
-    Errors reach callers wrapped by SpiffWorkflow (``WorkflowTaskException``
-    with the original SandboxViolation / ScriptTimeout in ``.exception``).
+    Errors reach callers wrapped by SpiffWorkflow: a ``WorkflowTaskException``
+    whose ``error_type`` names the original exception class and whose
+    ``__context__`` is the original SandboxViolation / ScriptTimeout (it has
+    no ``.exception`` attribute).  Syntax errors stay SyntaxError.
     """
     return PythonScriptEngine(
         environment=RestrictedEnvironment(environment_globals, time_limit=time_limit)

@@ -189,8 +189,7 @@ class Engine:
                             row.status, row.outcome, row.parent_case_id, row.created_at, row.ended_at,
                             [TaskView.of(t) for t in tasks])
             if with_data:
-                wf = self._deserialize(row)
-                view.data = _public_data(wf.last_task.data if wf.last_task else {})
+                view.data = _public_data(_latest_data(self._deserialize(row)))
             return view
 
     def linked_cases(self, case_id: str) -> list[CaseView]:
@@ -531,7 +530,9 @@ class _Operation:
                 h.assignee = self._assignee(loaded, task, props)
                 h.priority = int(props.get("priority", 0) or 0)
                 self.s.add(h)
-            h.due_at = due_date(task, timers)
+            due = due_date(task, timers)
+            if due is not None:  # a fired escalation timer leaves the task overdue, not undated
+                h.due_at = due
         for h in existing.values():  # no longer ready: completed by this operation, or cancelled
             task = loaded.wf.get_task_from_id(uuid.UUID(h.id))
             h.status = "completed" if task is not None and task.state == TaskState.COMPLETED else "cancelled"
@@ -551,6 +552,21 @@ class _Operation:
 
 
 # -- module helpers ----------------------------------------------------------------------------------
+
+def _latest_data(wf) -> dict:
+    """The case's current variables: the data carried by its live frontier (ready, waiting, running
+    elements — each holds what its branch knows now, sub-processes included); for an ended case, the
+    data of the end events it reached."""
+    live = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+    frontier = [t for t in all_tasks(wf) if t.state in live and getattr(t.task_spec, "bpmn_id", None)]
+    if not frontier:
+        frontier = [t for t in all_tasks(wf)
+                    if t.state == TaskState.COMPLETED and type(t.task_spec).__name__ == "EndEvent"]
+    merged: dict = {}
+    for task in frontier:
+        merged.update(task.data)
+    return merged
+
 
 def _public_data(data: dict) -> dict:
     return {k: v for k, v in data.items() if not k.startswith("_")}

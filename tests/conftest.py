@@ -13,7 +13,7 @@ from engine.db import Database
 from engine.services import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
-PROCESSES = ROOT / "processes"
+PROCESSES = Path(os.environ.get("ACCREDIT_TEST_PROCESSES", ROOT / "processes"))
 FORMS = ROOT / "forms"
 
 

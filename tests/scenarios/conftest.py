@@ -1,0 +1,28 @@
+"""Scenario fixtures: the shipped library deployed into a fresh SQLite file, the clock at T0."""
+from __future__ import annotations
+
+import pytest
+
+from engine.services import Engine
+
+from ..conftest import FORMS, PROCESSES
+from .harness import Driver, traveller
+
+
+@pytest.fixture(scope="session")
+def shipped_files():
+    from engine.library import read_directories
+
+    return read_directories(PROCESSES, FORMS)
+
+
+@pytest.fixture
+def drive(db, shipped_files, tmp_path):
+    from engine.identity import Identity
+    from engine.workspace import Workspace
+
+    engine = Engine(db, script_time_limit=2.0)
+    engine.deploy(shipped_files, deployed_by="system", note="shipped library")
+    workspace = Workspace(db, engine, Identity(db), tmp_path / "files")
+    with traveller() as clock:
+        yield Driver(engine, workspace, clock)
