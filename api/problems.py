@@ -11,6 +11,7 @@ from .auth import Unauthenticated
 
 _STATUS = [(NotFound, 404), (Forbidden, 403), (Conflict, 409), (InvalidFormData, 422), (DefinitionInvalid, 422),
            (ProcessError, 422), (AuthenticationFailed, 401), (Unauthenticated, 401), (TooManyAttempts, 429)]
+_MEMBERS = {"type", "title", "status", "detail", "instance", "kind", "headers"}
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
            409: "Conflict", 413: "Payload too large", 415: "Unsupported media type", 422: "Unprocessable content",
            429: "Too many requests", 500: "Internal server error"}
@@ -66,7 +67,8 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
         status = next((s for cls, s in _STATUS if isinstance(exc, cls)), 400)
-        extra = {k: v for k, v in exc.details.items() if v is not None}
+        # a detail named like a problem member (e.g. a task's "status") must not clash with it
+        extra = {(f"resource_{k}" if k in _MEMBERS else k): v for k, v in exc.details.items() if v is not None}
         headers = {"Retry-After": str(extra["retry_after"])} if "retry_after" in extra else None
         if status == 403:
             _record_denial(app, exc)
@@ -84,7 +86,9 @@ def register_error_handlers(app: Flask) -> None:
         if exc.code == 422 and extra.get("errors"):
             detail = "the request does not satisfy the schema: " + "; ".join(
                 f"{e['field']}: {e['message']}" for e in extra["errors"][:5])
-        return problem(exc.code or 500, detail, headers=dict(exc.get_headers()) if exc.code == 405 else None, **extra)
+        # only Allow: werkzeug's headers also carry Content-Type: text/html, which would replace ours
+        headers = {k: v for k, v in exc.get_headers() if k.lower() == "allow"} if exc.code == 405 else None
+        return problem(exc.code or 500, detail, headers=headers, **extra)
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
