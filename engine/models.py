@@ -257,3 +257,26 @@ class Attachment(Base):
     size: Mapped[int]
     uploaded_by: Mapped[str] = mapped_column(sa.String(200))
     uploaded_at: Mapped[datetime]
+
+
+# -- notifications (outbox) ----------------------------------------------------------------------------
+
+class Notification(Base):
+    """An outbox row: a reminder or escalation for a person or a role. A mailer may send and mark them;
+    the web inbox shows them. Written in the same transaction as the timer firing that caused it."""
+
+    __tablename__ = "notification"
+    __table_args__ = (sa.Index("ix_notification_recipient", "recipient", "sent_at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("case.id"), index=True)
+    task_id: Mapped[str | None] = mapped_column(sa.String(36))
+    organisation_id: Mapped[str | None] = mapped_column(sa.String(100))
+    #: a username, or "role:<role>" when nobody holds the task yet
+    recipient: Mapped[str] = mapped_column(sa.String(200))
+    #: reminder | deadline
+    kind: Mapped[str] = mapped_column(sa.String(40))
+    subject: Mapped[str] = mapped_column(sa.String(400))
+    body: Mapped[str] = mapped_column(sa.Text)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]
