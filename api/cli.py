@@ -19,13 +19,48 @@ def main():
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug/--no-debug", default=False)
-def serve(host, port, debug):
+@click.option("--scheduler/--no-scheduler", default=True, show_default=True,
+              help="run the timer scheduler in this process (single-machine default)")
+def serve(host, port, debug, scheduler):
     """Run the development server (migrates the database and deploys the shipped processes)."""
     from .app import create_app
 
     app = create_app()
+    timer_scheduler = None
+    if scheduler:
+        from engine.scheduler import TimerScheduler
+
+        timer_scheduler = TimerScheduler(app.extensions["accredit"].engine).start()
+        click.echo(f"accredit: timer scheduler running; next wake-up {timer_scheduler.next_wakeup()}")
     click.echo(f"accredit: database {database_url()}; serving on http://{host}:{port}/api/health")
-    app.run(host=host, port=port, debug=debug, use_reloader=False)
+    try:
+        app.run(host=host, port=port, debug=debug, use_reloader=False)
+    finally:
+        if timer_scheduler is not None:
+            timer_scheduler.shutdown()
+
+
+@main.command("scheduler")
+@click.option("--resync", default=30.0, show_default=True, type=float,
+              help="seconds between re-reads of the earliest due timer (for timers made by other processes)")
+def scheduler_command(resync):
+    """Run the timer scheduler standalone (production: next to gunicorn; several may run on PostgreSQL)."""
+    import signal
+    import threading
+
+    from engine.scheduler import TimerScheduler
+    from engine.services import Engine
+
+    database = Database(database_url())
+    database.migrate()
+    sched = TimerScheduler(Engine(database), resync_seconds=resync).start()
+    click.echo(f"accredit scheduler: database {database_url()}; next wake-up {sched.next_wakeup()}")
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    sched.shutdown()
+    click.echo("accredit scheduler: stopped")
 
 
 @main.group()

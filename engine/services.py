@@ -24,7 +24,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import history
 from .actors import SYSTEM, Actor
 from .db import Database
-from .errors import Conflict, DefinitionInvalid, Forbidden, InvalidFormData, NotFound, ProcessError
+from .errors import Conflict, DefinitionInvalid, EngineError, Forbidden, InvalidFormData, NotFound, ProcessError
 from .library import Library, load_library, read_directories
 from .models import Case, Event, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
 from .sandbox import SandboxViolation, ScriptTimeout, make_script_engine
@@ -114,6 +114,22 @@ class Engine:
         self.script_engine = make_script_engine(time_limit=script_time_limit)
         self._specs: dict[int, tuple] = {}
         self._specs_lock = threading.Lock()
+        self._timer_listeners: list = []
+        self.failed_timer_cases: list[str] = []  # cases whose due timers failed in the last firing
+
+    def on_timers_changed(self, listener) -> None:
+        """Call ``listener()`` after every committed operation that may have changed the pending timers
+        (the embedded scheduler re-arms its wake-up with it)."""
+        self._timer_listeners.append(listener)
+
+    def _timers_changed(self) -> None:
+        for listener in list(self._timer_listeners):
+            try:
+                listener()
+            except Exception:  # a listener must never undo a committed operation
+                import logging
+
+                logging.getLogger(__name__).exception("timer listener failed")
 
     # ------------------------------------------------------------------ process library
     def validate(self, files: dict[str, str]) -> Library:
@@ -176,6 +192,7 @@ class Engine:
             ops = _Operation(self, s, actor)
             case_id = ops.start(definition, organisation_id, data, business_key, parent_case_id=None)
             ops.finish()
+        self._timers_changed()
         return self.get_case(case_id)
 
     def get_case(self, case_id: str, with_data: bool = True) -> CaseView:
@@ -253,6 +270,7 @@ class Engine:
             ops.record_completion(loaded, task, role, data, old)
             case_id = loaded.row.id
             ops.finish()
+        self._timers_changed()
         return self.get_case(case_id)
 
     def deliver_message(self, name: str, payload: dict | None, actor: Actor = SYSTEM, *,
@@ -268,6 +286,7 @@ class Engine:
                 where = f"case {case_id}" if case_id else f"organisation {organisation_id}"
                 raise NotFound(f"no case of {where} is waiting for message '{name}'", message_name=name)
             ops.finish()
+        self._timers_changed()
         return targets
 
     def due_timers(self, now: datetime | None = None) -> list[dict]:
@@ -281,23 +300,91 @@ class Engine:
             return s.scalar(sa.select(sa.func.min(Timer.due_at)))
 
     def fire_due_timers(self, now: datetime | None = None) -> list[str]:
-        """Fire every timer due by ``now`` (default: the clock), one transaction per case, in due order."""
-        case_ids = []
-        for t in self.due_timers(now):
-            if t["case_id"] not in case_ids:
-                case_ids.append(t["case_id"])
-        advanced = []
+        """Fire every timer due by ``now`` (default: the clock), one transaction per case, cases in the order
+        of their earliest due timer. Safe to run in several processes at once: a case is locked while it is
+        advanced (PostgreSQL skips cases another scheduler holds; SQLite serialises writers), and a case
+        whose timers were fired meanwhile is left alone — no timer fires twice."""
+        now = now or utcnow()
+        with self.db.read() as s:
+            first_due = sa.func.min(Timer.due_at)
+            case_ids = list(s.scalars(sa.select(Timer.case_id).where(Timer.due_at <= now)
+                                      .group_by(Timer.case_id).order_by(first_due)))
+        advanced, failed = [], []
         for case_id in case_ids:
             with self.db.write() as s:
-                row = s.get(Case, case_id)
-                if row is None or row.status != "running":
+                locked = sa.select(Case.id).where(Case.id == case_id, Case.status == "running")
+                if not self.db.is_sqlite:
+                    locked = locked.with_for_update(skip_locked=True)
+                if s.scalar(locked) is None:
+                    continue  # ended, or another scheduler is advancing it right now
+                still_due = s.scalar(sa.select(sa.func.count(Timer.id)).where(Timer.case_id == case_id,
+                                                                              Timer.due_at <= now))
+                if not still_due:
+                    continue  # fired by another scheduler meanwhile
+                try:
+                    with s.begin_nested():
+                        ops = _Operation(self, s, SYSTEM)
+                        loaded = ops.load(case_id)
+                        ops.run(loaded, lambda: None)  # refresh timers + engine steps, repeated while they fire
+                        ops.finish()
+                except EngineError as exc:
+                    # the case stays exactly as it was; the failure is on record and the others go on
+                    history.record_system(s, SYSTEM.username, "timer.failed", {"case_id": case_id, **exc.to_dict()})
+                    failed.append(case_id)
                     continue
-                ops = _Operation(self, s, SYSTEM)
-                loaded = ops.load(case_id)
-                ops.run(loaded, lambda: None)  # refresh_timers + engine steps, repeated while timers fire
-                ops.finish()
                 advanced.append(case_id)
+        self.failed_timer_cases = failed
+        if advanced:
+            self._timers_changed()
         return advanced
+
+    def schedule(self, *, organisation_id: str | None = None, kind: str | None = None,
+                 since: datetime | None = None, until: datetime | None = None, case_ids=None,
+                 limit: int = 500) -> list[dict]:
+        """Upcoming timers: surveillance audits, annual reports, renewals, expiries, task deadlines.
+
+        ``kind`` is the timer's ``scheduleKind`` property in the diagram, else ``task_deadline`` /
+        ``task_reminder`` for timers on a user task, else ``timer``."""
+        stmt = (sa.select(Timer, Case).join(Case, Case.id == Timer.case_id).where(Case.status == "running")
+                .order_by(Timer.due_at, Timer.id))
+        if organisation_id:
+            stmt = stmt.where(Case.organisation_id == organisation_id)
+        if since:
+            stmt = stmt.where(Timer.due_at >= since)
+        if until:
+            stmt = stmt.where(Timer.due_at <= until)
+        if case_ids is not None:
+            stmt = stmt.where(Case.id.in_(case_ids))
+        out = []
+        with self.db.read() as s:
+            for timer, case in s.execute(stmt):
+                spec = self._timer_spec(case.definition, timer.element_id)
+                props = properties(spec) if spec is not None else {}
+                if props.get("scheduleKind"):
+                    timer_kind = props["scheduleKind"]
+                elif timer.attached_to:
+                    due = s.scalar(sa.select(HumanTask.due_at).where(HumanTask.id == timer.attached_to))
+                    timer_kind = "task_deadline" if timer.interrupting or due == timer.due_at else "task_reminder"
+                else:
+                    timer_kind = "timer"
+                if kind and timer_kind != kind:
+                    continue
+                task = s.get(HumanTask, timer.attached_to) if timer.attached_to else None
+                out.append({"case_id": case.id, "business_key": case.business_key, "process_key": case.process_key,
+                            "organisation_id": case.organisation_id, "element_id": timer.element_id,
+                            "name": timer.name, "kind": timer_kind, "due_at": timer.due_at,
+                            "task_id": timer.attached_to, "task_name": task.name if task else None})
+                if len(out) >= limit:
+                    break
+        return out
+
+    def _timer_spec(self, definition: ProcessDefinition, element_id: str):
+        spec, subs = self._specs_for(definition)
+        for sp in [spec, *subs.values()]:
+            ts = sp.task_specs.get(element_id)
+            if ts is not None:
+                return ts
+        return None
 
     def history(self, case_id: str) -> list[dict]:
         with self.db.read() as s:
@@ -495,6 +582,7 @@ class _Operation:
         history.record_diff(self.s, loaded, self.actor, snapshot(wf))
         timers, messages = pending_events(wf)
         ready = ready_human_tasks(wf)
+        self._notify_fired(loaded, now)
         self._write_inbox(loaded, ready, timers, now)
         self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id))
         self.s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id))
@@ -511,6 +599,29 @@ class _Operation:
             history.record(self.s, loaded, self.actor, "case.ended", data={"outcome": row.outcome})
         row.state = self.engine.serializer.dump_state(wf)
         row.updated_at = now
+
+    def _notify_fired(self, loaded: _Loaded, now) -> None:
+        """A timer on a person's task fired (reminder or deadline): put a notification in the outbox for
+        whoever holds the task (claimer, else diagram assignee, else everyone with the role)."""
+        from .models import Notification
+
+        row = loaded.row
+        for timer in self.s.scalars(sa.select(Timer).where(Timer.case_id == row.id, Timer.attached_to.isnot(None))):
+            task = loaded.wf.get_task_from_id(uuid.UUID(timer.task_id))
+            if task is None or task.state != TaskState.COMPLETED:
+                continue
+            human = self.s.get(HumanTask, timer.attached_to)
+            if human is None:
+                continue
+            recipient = human.claimed_by or human.assignee or f"role:{human.role}"
+            kind = "deadline" if timer.interrupting else "reminder"
+            self.s.add(Notification(
+                case_id=row.id, task_id=human.id, organisation_id=row.organisation_id, recipient=recipient,
+                kind=kind, created_at=now,
+                subject=f"{timer.name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
+                body=(f"The task '{human.name or human.element_id}' of case {row.business_key} "
+                      f"{'reached its deadline' if timer.interrupting else 'is waiting for you'} "
+                      f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
 
     def _write_inbox(self, loaded: _Loaded, ready, timers, now) -> None:
         row = loaded.row

@@ -100,10 +100,23 @@ def due_date(human_task, timers: list[PendingTimer]) -> datetime | None:
     return min(interrupting) if interrupting else max(t.due_at for t in mine)
 
 
+def _on_side_path(task) -> bool:
+    """Reached through a non-interrupting boundary event (a reminder or escalation branch)?"""
+    node = task.parent
+    while node is not None:
+        spec = node.task_spec
+        if getattr(spec, "cancel_activity", None) is False:
+            return True
+        node = node.parent
+    return False
+
+
 def end_event_reached(wf) -> str | None:
-    """Id of the end event the top-level process finished on (latest one if several)."""
+    """Id of the end event the top-level process finished on: the latest one reached on the main path
+    (reminder/escalation branches of non-interrupting timers end too, but are not the outcome)."""
     ends = [t for t in wf.tasks.values()
             if t.state == TaskState.COMPLETED and element_type(t.task_spec) == "EndEvent" and is_visible(t)]
     if not ends:
         return None
-    return max(ends, key=lambda t: t.last_state_change).task_spec.bpmn_id
+    main = [t for t in ends if not _on_side_path(t)] or ends
+    return max(main, key=lambda t: t.last_state_change).task_spec.bpmn_id

@@ -96,3 +96,27 @@ def test_renewal_runs_a_new_cycle_to_award(drive):
     to_committee(drive, renewal)
     renewal = drive.do(renewal.id, "committee_decision", "cody")
     assert renewal.data["certificate_number"]
+
+
+def test_three_year_cycle_driven_by_the_real_scheduler(drive):
+    """The same cycle, but every wake-up comes from the APScheduler thread of the embedded scheduler."""
+    from engine.scheduler import TimerScheduler
+
+    from ..engine.test_scheduler import _run_job_now
+
+    case = awarded(drive)
+    sched = TimerScheduler(drive.engine, resync_seconds=0).start()
+    try:
+        wakeups = []
+        while drive.case(case.id).status == "running":
+            due = sched.next_wakeup()
+            assert due is not None and len(wakeups) < 40
+            wakeups.append(due)
+            drive.clock.move_to(due)
+            _run_job_now(sched)
+        months = sorted({(w.year - 2027) * 12 + w.month - 1 for w in wakeups})
+        assert {12, 24, 30, 36} <= set(months)  # audits + anniversaries, renewal, expiry
+        assert drive.case(case.id).outcome == "ended_expired"
+        assert len(drive.linked(case.id, "annual_report")) >= 2
+    finally:
+        sched.shutdown()

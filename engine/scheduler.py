@@ -1,0 +1,111 @@
+"""The timer scheduler: wakes exactly when the next timer of any case is due, fires it, re-arms.
+
+APScheduler holds one job, ``accredit-timers``, in a SQLAlchemy job store on the engine's own database, with
+a date trigger at ``min(timer.due_at)`` — no polling of cases. Firing is :meth:`Engine.fire_due_timers`
+(lock the case, refresh timers, advance, save, record ``timer.fired``; one transaction per case; a timer
+never fires twice even with several schedulers on one PostgreSQL). After downtime the job is overdue and
+runs at once, firing every overdue timer in due order.
+
+In the same process as the API (``accredit serve``) the engine tells the scheduler whenever a write may have
+changed the pending timers, so the wake-up is exact. A standalone scheduler (``accredit scheduler``) learns
+of timers created by other processes by re-reading ``min(due_at)`` every ``resync_seconds`` (one indexed
+query), so a new timer that is due sooner than that is fired at most that late.
+"""
+from __future__ import annotations
+
+import logging
+import threading
+from datetime import datetime, timedelta, timezone
+
+from apscheduler.jobstores.memory import MemoryJobStore
+from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
+from apscheduler.schedulers.background import BackgroundScheduler
+
+from .models import utcnow
+from .services import Engine
+
+log = logging.getLogger(__name__)
+JOB_ID = "accredit-timers"
+_ACTIVE: dict[str, "TimerScheduler"] = {}
+
+
+def _fire_job(key: str) -> None:
+    """The persisted job's entry point (APScheduler stores it by reference)."""
+    scheduler = _ACTIVE.get(key)
+    if scheduler is not None:
+        scheduler.fire()
+
+
+class TimerScheduler:
+    def __init__(self, engine: Engine, *, resync_seconds: float = 30.0, persistent: bool = True,
+                 retry_seconds: float = 60.0):
+        self.engine = engine
+        self.resync_seconds = resync_seconds
+        self.retry_seconds = retry_seconds
+        self.key = f"{id(self)}"
+        if persistent:
+            url = engine.db.engine.url.render_as_string(hide_password=False)
+            store = SQLAlchemyJobStore(url=url, tablename="apscheduler_jobs")
+        else:
+            store = MemoryJobStore()
+        self._scheduler = BackgroundScheduler(
+            jobstores={"default": store, "local": MemoryJobStore()}, timezone=timezone.utc,
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
+        self._lock = threading.Lock()
+        self.fired_batches = 0
+        self.last_fire_at: datetime | None = None
+        self.last_lateness: list[float] = []  # seconds between due time and firing, for the benchmark
+
+    # -- lifecycle ---------------------------------------------------------------------------------
+    def start(self) -> "TimerScheduler":
+        _ACTIVE[self.key] = self
+        self.engine.on_timers_changed(self.rearm)
+        self._scheduler.start()
+        if self.resync_seconds:
+            self._scheduler.add_job(self.rearm, "interval", seconds=self.resync_seconds, id="accredit-resync",
+                                    jobstore="local", replace_existing=True)
+        self.fire()  # catch up on anything overdue, then arm for the next due time
+        return self
+
+    def shutdown(self) -> None:
+        self._scheduler.shutdown(wait=True)
+        _ACTIVE.pop(self.key, None)
+
+    # -- work --------------------------------------------------------------------------------------
+    def next_wakeup(self) -> datetime | None:
+        job = self._scheduler.get_job(JOB_ID)
+        return job.next_run_time if job else None
+
+    def rearm(self) -> None:
+        """Point the job at the earliest pending timer (or remove it when there is none)."""
+        with self._lock:
+            due = self.engine.next_timer_due()
+            current = self.next_wakeup()
+            if due is None:
+                if current is not None:
+                    self._scheduler.remove_job(JOB_ID)
+                return
+            # a due time from SpiffWorkflow fires once the clock is strictly past it
+            now = utcnow()
+            run_at = max(due + timedelta(milliseconds=1), now)
+            if self.engine.failed_timer_cases and due <= now:
+                run_at = now + timedelta(seconds=self.retry_seconds)  # a failing timer: retry later, no hot loop
+            if current is not None and abs((current - run_at).total_seconds()) < 0.001:
+                return
+            self._scheduler.add_job(_fire_job, "date", run_date=run_at, args=[self.key], id=JOB_ID,
+                                    replace_existing=True)
+
+    def fire(self) -> list[str]:
+        started = utcnow()
+        due_before = self.engine.due_timers(started)
+        try:
+            advanced = self.engine.fire_due_timers()
+        except Exception:
+            log.exception("firing due timers failed; will retry at the next wake-up")
+            advanced = []
+        for t in due_before:
+            self.last_lateness.append((started - t["due_at"]).total_seconds())
+        self.fired_batches += 1
+        self.last_fire_at = started
+        self.rearm()
+        return advanced

@@ -1,0 +1,75 @@
+"""GET /api/schedule, GET /api/notifications and POST /api/audits/for-cause over real HTTP."""
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from api.app import create_app
+from engine.actors import Actor
+
+from ..scenarios.harness import Driver, traveller
+from ..scenarios.test_accreditation import awarded
+
+PASSWORD = "correct-horse-battery"
+
+
+@pytest.fixture
+def env(tmp_path):
+    with traveller() as clock:
+        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/schedule.sqlite", "DEPLOY_SHIPPED": True,
+                          "ATTACHMENTS_DIR": str(tmp_path / "files"), "SECRET_KEY": "test"})
+        svc = app.extensions["accredit"]
+        svc.identity.create_organisation("lab-a", "Lab A")
+        svc.identity.create_organisation("lab-b", "Lab B")
+        for username, roles, org in [("alice", ["applicant"], "lab-a"), ("bob", ["applicant"], "lab-b"),
+                                     ("carol", ["coordinator"], None), ("audrey", ["auditor"], None)]:
+            svc.identity.create_user(username, PASSWORD, roles, organisation_id=org)
+        yield app, Driver(svc.engine, svc.workspace, clock)
+
+
+def client(app, username):
+    c = app.test_client()
+    assert c.post("/api/session", json={"username": username, "password": PASSWORD}).status_code == 200
+    return c
+
+
+def test_schedule_shows_what_is_coming_to_those_who_may_see_it(env):
+    app, drive = env
+    case = awarded(drive)
+    rows = client(app, "carol").get("/api/schedule").json
+    kinds = {r["kind"] for r in rows if r["case_id"] == case.id}
+    assert {"surveillance_audit", "annual_report", "renewal", "expiry"} <= kinds
+    expiry = next(r for r in rows if r["kind"] == "expiry")
+    assert expiry["due_at"].startswith("2030-01-04")  # 36 months after the award
+    assert [r["due_at"] for r in rows] == sorted(r["due_at"] for r in rows)
+    only = client(app, "audrey").get("/api/schedule?kind=renewal").json
+    assert [r["kind"] for r in only] == ["renewal"]
+    assert client(app, "alice").get("/api/schedule").json  # its own laboratory
+    assert client(app, "bob").get("/api/schedule").json == []  # another laboratory sees nothing
+    assert client(app, "bob").get("/api/schedule?organisation_id=lab-a").status_code == 403
+    window = client(app, "carol").get("/api/schedule?since=2028-01-01T00:00:00Z&until=2028-02-01T00:00:00Z").json
+    assert window and all(r["due_at"] < "2028-02-01" for r in window)
+
+
+def test_for_cause_audit_started_by_a_coordinator_only(env):
+    app, _ = env
+    body = {"organisation_id": "lab-a", "reason": "complaint about labelling"}
+    assert client(app, "alice").post("/api/audits/for-cause", json=body).status_code == 403
+    r = client(app, "carol").post("/api/audits/for-cause", json=body)
+    assert r.status_code == 201, r.json
+    assert r.json["process_key"] == "surveillance_audit"
+    assert [t["element_id"] for t in r.json["tasks"]] == ["plan_surveillance_audit"]
+    assert client(app, "carol").post("/api/audits/for-cause", json={"organisation_id": "lab-a"}).status_code == 422
+
+
+def test_reminder_notification_reaches_the_applicant(env):
+    app, drive = env
+    from ..scenarios.test_accreditation import to_desk_review
+
+    case = to_desk_review(drive)
+    drive.do(case.id, "desk_review", "carol", desk_review_outcome="rfi", rfi_questions="Send the CV")
+    drive.later(days=22)
+    notes = client(app, "alice").get("/api/notifications").json
+    assert len(notes) == 1 and notes[0]["kind"] == "reminder" and notes[0]["case_id"] == case.id
+    assert client(app, "bob").get("/api/notifications").json == []

@@ -1,0 +1,195 @@
+"""The timer scheduler: exact wake-ups with APScheduler (real scheduler thread, clock moved with
+time_machine), catch-up after downtime in due order, cycle timers overdue by several periods, failing
+timers that neither stop the others nor spin, notifications, and two real scheduler processes on one
+PostgreSQL never firing a timer twice."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+from datetime import datetime, timedelta, timezone
+
+import pytest
+import sqlalchemy as sa
+import time_machine
+from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
+
+from engine.models import Event, Notification
+from engine.scheduler import JOB_ID, TimerScheduler
+from engine.services import Engine
+
+from .bpmn_builder import SIMPLE_FORM, flow, process, user_task
+from .test_messages_timers import T0, timer_bundle
+
+
+def _run_job_now(sched: TimerScheduler):
+    """Wake the real scheduler thread and wait (bounded) until its timer job has run."""
+    done = threading.Event()
+
+    def listener(event):
+        if event.job_id == JOB_ID:
+            done.set()
+
+    sched._scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    sched._scheduler.wakeup()
+    assert done.wait(10), "the scheduler did not run its job"
+    sched._scheduler.remove_listener(listener)
+
+
+@pytest.fixture
+def scheduled(engine):
+    engine.deploy(timer_bundle())
+    scheds = []
+
+    def make(**kw):
+        s = TimerScheduler(engine, resync_seconds=0, **kw)
+        scheds.append(s)
+        return s.start()
+
+    yield make
+    for s in scheds:
+        s.shutdown()
+
+
+def test_wakes_exactly_at_the_next_due_timer_and_rearms(engine, actors, scheduled):
+    with time_machine.travel(T0, tick=False) as clock:
+        case = engine.start_case("deadline", actors["applicant"], "lab-a")
+        sched = scheduled()
+        assert sched.next_wakeup() == T0 + timedelta(days=1, milliseconds=1)
+        clock.move_to(T0 + timedelta(days=1, seconds=1))
+        _run_job_now(sched)
+        assert [e["element_id"] for e in engine.history(case.id) if e["action"] == "timer.fired"] == ["remind"]
+        assert sched.next_wakeup() == T0 + timedelta(days=3, milliseconds=1)
+        # completing the task removes its deadline: the scheduler has nothing left to wait for
+        engine.complete_task(case.tasks[0].id, actors["applicant"], {"answer": "yes"})
+        assert sched.next_wakeup() is None
+
+
+def test_new_earlier_timer_rearms_the_embedded_scheduler(engine, actors, scheduled):
+    with time_machine.travel(T0, tick=False) as clock:
+        engine.start_case("deadline", actors["applicant"], "lab-a")
+        sched = scheduled()
+        first = sched.next_wakeup()
+        clock.move_to(T0 - timedelta(hours=5))  # a case started "earlier" gets an earlier timer
+        engine.start_case("deadline", actors["applicant"], "lab-a")
+        assert sched.next_wakeup() < first
+
+
+def test_downtime_catch_up_fires_every_overdue_timer_once_in_due_order(engine, actors, scheduled, db):
+    with time_machine.travel(T0, tick=False) as clock:
+        late = engine.start_case("deadline", actors["applicant"], "lab-a")
+        clock.move_to(T0 - timedelta(hours=2))
+        early = engine.start_case("deadline", actors["applicant"], "lab-a")
+        clock.move_to(T0 + timedelta(days=10))  # the server was down for ten days
+        scheduled()  # start() catches up
+        for case in (early, late):
+            fired = [e["element_id"] for e in engine.history(case.id) if e["action"] == "timer.fired"]
+            assert fired == ["remind", "lapse"]
+            assert engine.get_case(case.id).outcome == "ended_lapsed"
+    with db.engine.connect() as conn:
+        order = [r.case_id for r in conn.execute(sa.select(Event.case_id).where(Event.action == "timer.fired")
+                                                 .order_by(Event.id))]
+    assert order.index(early.id) < order.index(late.id)
+
+
+def cycle_bundle():
+    body = (
+        '<bpmn:startEvent id="start"/>' + user_task("answer", "Answer", "simple.json")
+        + '<bpmn:boundaryEvent id="nag" name="Hourly nag" attachedToRef="answer" cancelActivity="false">'
+          '<bpmn:timerEventDefinition><bpmn:timeCycle xsi:type="bpmn:tFormalExpression">"R5/PT1H"</bpmn:timeCycle>'
+          '</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+        + '<bpmn:endEvent id="nagged" name="Nag sent"/><bpmn:endEvent id="done" name="Done"/>'
+        + flow("c1", "start", "answer") + flow("c2", "answer", "done") + flow("c3", "nag", "nagged"))
+    return {"cycle.bpmn": process("cycle", {"applicant": ["start", "answer", "nag", "nagged", "done"]}, body),
+            "simple.json": SIMPLE_FORM}
+
+
+def test_cycle_timer_overdue_by_several_periods_fires_each_period(engine, actors):
+    engine.deploy(cycle_bundle())
+    with time_machine.travel(T0, tick=False) as clock:
+        case = engine.start_case("cycle", actors["applicant"], "lab-a")
+        clock.move_to(T0 + timedelta(hours=3, minutes=30))
+        engine.fire_due_timers()
+        fired = [e for e in engine.history(case.id) if e["action"] == "element.completed"
+                 and e["element_id"] == "nagged"]
+        assert len(fired) == 3
+        assert engine.get_case(case.id).tasks[0].element_id == "answer"
+        assert engine.next_timer_due() == T0 + timedelta(hours=4)
+
+
+def test_reminder_puts_a_notification_in_the_outbox(engine, actors, db):
+    engine.deploy(timer_bundle())
+    with time_machine.travel(T0, tick=False) as clock:
+        case = engine.start_case("deadline", actors["applicant"], "lab-a")
+        clock.move_to(T0 + timedelta(days=1, seconds=1))
+        engine.fire_due_timers()
+    with db.read() as s:
+        [note] = s.scalars(sa.select(Notification)).all()
+        assert (note.case_id, note.recipient, note.kind) == (case.id, "role:applicant", "reminder")
+        assert "Answer" in note.subject
+
+
+def failing_bundle():
+    body = (
+        '<bpmn:startEvent id="start"/>'
+        + '<bpmn:intermediateCatchEvent id="wait" name="Wait"><bpmn:timerEventDefinition>'
+          '<bpmn:timeDuration xsi:type="bpmn:tFormalExpression">"PT1H"</bpmn:timeDuration>'
+          '</bpmn:timerEventDefinition></bpmn:intermediateCatchEvent>'
+        + '<bpmn:scriptTask id="boom" name="Boom"><bpmn:script>x = 1 / 0</bpmn:script></bpmn:scriptTask>'
+        + '<bpmn:endEvent id="end"/>'
+        + flow("b1", "start", "wait") + flow("b2", "wait", "boom") + flow("b3", "boom", "end"))
+    return {"failing.bpmn": process("failing", {"applicant": ["start", "wait", "boom", "end"]}, body)}
+
+
+def test_a_failing_timer_is_recorded_and_does_not_block_others(engine, actors, scheduled, db):
+    engine.deploy(failing_bundle())
+    with time_machine.travel(T0, tick=False) as clock:
+        bad = engine.start_case("failing", actors["applicant"], "lab-a")
+        good = engine.start_case("deadline", actors["applicant"], "lab-a")
+        clock.move_to(T0 + timedelta(days=2))
+        sched = scheduled()
+        assert engine.failed_timer_cases == [bad.id]
+        assert [e["element_id"] for e in engine.history(good.id) if e["action"] == "timer.fired"] == ["remind"]
+        assert engine.get_case(bad.id).status == "running"  # untouched, the timer still pending
+        assert sched.next_wakeup() >= T0 + timedelta(days=2, seconds=59)  # retried later, not in a hot loop
+    with db.read() as s:
+        failures = s.scalars(sa.select(Event).where(Event.action == "timer.failed")).all()
+        assert failures and failures[0].data["case_id"] == bad.id and "division by zero" in failures[0].data["message"]
+
+
+DOUBLE_FIRE_SCRIPT = """
+import os, sys
+from engine.db import Database
+from engine.services import Engine
+engine = Engine(Database(os.environ["DATABASE_URL"]))
+sys.stdin.readline()  # both processes start firing together
+total = []
+for _ in range(3):
+    total += engine.fire_due_timers()
+print(len(total))
+"""
+
+
+@pytest.mark.postgres
+def test_two_scheduler_processes_never_fire_a_timer_twice(pg_db, actors):
+    engine = Engine(pg_db)
+    engine.deploy(timer_bundle())
+    past = datetime.now(timezone.utc) - timedelta(days=5)
+    with time_machine.travel(past, tick=False):
+        cases = [engine.start_case("deadline", actors["applicant"], "lab-a").id for _ in range(24)]
+    env = {**os.environ, "DATABASE_URL": pg_db.url}
+    procs = [subprocess.Popen([sys.executable, "-c", DOUBLE_FIRE_SCRIPT], env=env, stdin=subprocess.PIPE,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
+    for p in procs:
+        p.stdin.write("go\n")
+        p.stdin.flush()
+    outputs = [p.communicate(timeout=120) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [o[1][-2000:] for o in outputs]
+    advanced = [int(o[0].strip().splitlines()[-1]) for o in outputs]
+    assert sum(advanced) == len(cases)  # every case advanced by exactly one of the two
+    with pg_db.read() as s:
+        for case_id in cases:
+            fired = s.scalars(sa.select(Event.element_id).where(Event.case_id == case_id,
+                                                                Event.action == "timer.fired")).all()
+            assert sorted(fired) == ["lapse", "remind"], (case_id, fired)
