@@ -17,6 +17,10 @@ from engine.workspace import DEFAULT_MAX_UPLOAD, Workspace
 from .problems import register_error_handlers
 
 
+#: what answers without credentials: signing in, health, and the API description
+_PUBLIC = ("/api/session", "/api/health", "/api/openapi.json", "/api/docs")
+
+
 @dataclass
 class Services:
     """What the HTTP layer talks to. One per app."""
@@ -25,6 +29,12 @@ class Services:
     engine: Engine
     identity: Identity
     workspace: Workspace
+
+
+class _ProblemApi(Api):
+    """flask-smorest, with errors documented as what they are: RFC 9457 problem details."""
+
+    from .schemas import ProblemSchema as ERROR_SCHEMA
 
 
 def _env_config() -> dict:
@@ -65,14 +75,16 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["accredit.engine"] = engine
     if app.config["DEPLOY_SHIPPED"]:
         from engine.config import forms_dir, processes_dir
+        from engine.deployment import Deployment
 
-        engine.deploy_directories(processes_dir(), forms_dir(), deployed_by="system", note="shipped library")
+        # content any earlier version already had is skipped: a restart never undoes a quality manager's deploy
+        Deployment(engine).deploy_shipped(processes_dir(), forms_dir())
     if app.config["DEMO"]:
         from engine.identity import create_demo
 
         create_demo(identity)
 
-    api = Api(app, spec_kwargs={"info": {"description": "Accreditation workflow API. Errors are RFC 9457 "
+    api = _ProblemApi(app, spec_kwargs={"info": {"description": "Accreditation workflow API. Errors are RFC 9457 "
                                                         "application/problem+json."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
     api.spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "session"})
@@ -80,5 +92,22 @@ def create_app(config: dict | None = None) -> Flask:
     from .resources import register
 
     register(api, app)
+
+    @app.before_request
+    def _authenticate_first():
+        # 401 before any request body or query is validated: anonymous callers get no 422s
+        from flask import request
+
+        from .auth import current_actor
+
+        if request.path.startswith("/api/") and not request.path.startswith(_PUBLIC):
+            current_actor()
+        if request.method in ("POST", "PUT", "PATCH") and request.content_length and request.mimetype not in (
+                "application/json", "multipart/form-data") and not request.mimetype.endswith("+json"):
+            from werkzeug.exceptions import UnsupportedMediaType
+
+            raise UnsupportedMediaType(f"send JSON (Content-Type: application/json) or multipart/form-data, "
+                                       f"not {request.mimetype or 'no content type'}")
+
     register_error_handlers(app)  # after Api(): ours must win over flask-smorest's JSON handler
     return app

@@ -194,6 +194,83 @@ def orgs_create(org_id, name):
 
 
 @main.group()
+def audit():
+    """The audit trail: verify the hash chains, export a case's record."""
+
+
+def _case_id(database, case: str) -> str:
+    """A case id, or a business key naming exactly one case."""
+    import sqlalchemy as sa
+
+    from engine.models import Case
+
+    with database.read() as s:
+        if s.get(Case, case) is not None:
+            return case
+        ids = list(s.scalars(sa.select(Case.id).where(Case.business_key == case)))
+    if len(ids) != 1:
+        raise click.ClickException(f"no case with id or business key '{case}'" if not ids
+                                   else f"{len(ids)} cases have the business key '{case}'; give the case id")
+    return ids[0]
+
+
+@audit.command("verify")
+@click.argument("case", required=False)
+@click.option("--anchor", default=None, metavar="SEQ:HASH",
+              help="a head recorded earlier (e.g. printed on an export): it must still be in the chain")
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def audit_verify(case, anchor, as_json):
+    """Recompute the hash chain of CASE (id or business key), or of every case and the system events.
+    Exit status 1 when a chain is broken."""
+    from engine.audit import verify_all, verify_chain
+
+    database = Database(database_url())
+    if anchor is not None:
+        seq, _, digest = anchor.partition(":")
+        if not case or not seq.isdigit() or len(digest) != 64:
+            raise click.BadParameter("use --anchor SEQ:SHA256 together with a CASE", param_hint="--anchor")
+        anchor = {"seq": int(seq), "hash": digest}
+    if case:
+        results = [verify_chain(database, _case_id(database, case), anchor)]
+    else:
+        results = verify_all(database)["chains"]
+    if as_json:
+        click.echo(json.dumps(results if not case else results[0], indent=2))
+    else:
+        for r in results:
+            name = f"case {r['case_id']}" if r["case_id"] else "system events"
+            head = r["head"] or {}
+            if r["ok"]:
+                click.echo(f"{name}: ok, {r['checked']} events, head seq {head.get('seq', '-')} "
+                           f"{head.get('hash', '-')}")
+            else:
+                b = r["first_broken"]
+                click.echo(f"{name}: BROKEN at seq {b['seq']}: {b['reason']}", err=True)
+    sys.exit(0 if all(r["ok"] for r in results) else 1)
+
+
+@audit.command("export")
+@click.argument("case")
+@click.option("--format", "fmt", type=click.Choice(["csv", "json", "pdf"]), default="json", show_default=True)
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default=None,
+              help="file to write (default: the suggested file name in the current directory)")
+def audit_export(case, fmt, output):
+    """Export a case's history (CSV, JSON) or its human-readable record (PDF)."""
+    from engine.audit import Audit
+
+    database = Database(database_url())
+    case_id = _case_id(database, case)
+    reader = Audit(database, _identity())
+    if fmt == "pdf":
+        content, filename = reader.pdf(None, case_id)
+    else:
+        content, _, filename = reader.export(None, case_id, fmt)
+    with open(output or filename, "wb") as f:
+        f.write(content)
+    click.echo(f"wrote {output or filename} ({len(content)} bytes)")
+
+
+@main.group()
 def timers():
     """Timers of running cases."""
 

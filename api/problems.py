@@ -4,13 +4,22 @@ from __future__ import annotations
 from flask import Flask, jsonify, request
 from werkzeug.exceptions import HTTPException
 
-from engine.errors import Conflict, DefinitionInvalid, EngineError, Forbidden, InvalidFormData, NotFound, ProcessError
+from engine.errors import (
+    Conflict,
+    DefinitionInvalid,
+    EngineError,
+    Forbidden,
+    InvalidFormData,
+    NotFound,
+    ProcessError,
+    TooLarge,
+)
 from engine.identity import AuthenticationFailed, TooManyAttempts
 
 from .auth import Unauthenticated
 
 _STATUS = [(NotFound, 404), (Forbidden, 403), (Conflict, 409), (InvalidFormData, 422), (DefinitionInvalid, 422),
-           (ProcessError, 422), (AuthenticationFailed, 401), (Unauthenticated, 401), (TooManyAttempts, 429)]
+           (ProcessError, 422), (TooLarge, 413), (AuthenticationFailed, 401), (Unauthenticated, 401), (TooManyAttempts, 429)]
 _MEMBERS = {"type", "title", "status", "detail", "instance", "kind", "headers"}
 _TITLES = {400: "Bad request", 401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
            409: "Conflict", 413: "Payload too large", 415: "Unsupported media type", 422: "Unprocessable content",
@@ -39,6 +48,8 @@ def _flatten(messages, prefix="") -> list[dict]:
         for key, value in messages.items():
             if key in ("json", "query", "form", "files", "headers") and not prefix:
                 out += _flatten(value, "")
+            elif key == "_schema":  # marshmallow's error about the object itself (e.g. not an object)
+                out += _flatten(value, prefix)
             else:
                 out += _flatten(value, f"{prefix}/{key}")
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):

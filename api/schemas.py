@@ -2,6 +2,8 @@
 Unknown fields are refused (marshmallow's default RAISE), so a typo is a 422, not silently ignored."""
 from __future__ import annotations
 
+from datetime import timezone
+
 from marshmallow import Schema, fields, validate
 
 ROLE = validate.OneOf(["applicant", "coordinator", "inspector", "committee", "quality_manager", "auditor", "admin"])
@@ -124,8 +126,19 @@ CasePageSchema = page_schema(CaseSchema, "CasePageSchema")
 TaskPageSchema = page_schema(TaskSchema, "TaskPageSchema")
 
 
+class SignatureInputSchema(Schema):
+    password = fields.String(required=True, load_only=True, validate=validate.Length(min=1, max=1024),
+                             metadata={"description": "the signer's password, re-entered for this signature"})
+    meaning = fields.String(load_default=None, validate=validate.Length(min=1, max=50),
+                            metadata={"description": "optional: the meaning the signer was shown; must be the "
+                                                     "task's signature_meaning"})
+
+
 class CompleteSchema(Schema):
     data = fields.Dict(required=True, metadata={"description": "the form data, validated against its JSON Schema"})
+    signature = fields.Nested(SignatureInputSchema, load_default=None,
+                              metadata={"description": "required for tasks with a signature_meaning (electronic "
+                                                       "signature): re-enter the password"})
 
 
 class AssignSchema(Schema):
@@ -179,7 +192,86 @@ class EventSchema(Schema):
     element_name = fields.String(allow_none=True)
     element_type = fields.String(allow_none=True)
     task_id = fields.String(allow_none=True)
-    data = fields.Raw(allow_none=True)
+    data = fields.Raw(allow_none=True, metadata={"description": "task.completed: submitted, changes (old/new), "
+                                                                "reason, signature"})
+    prev_hash = fields.String(allow_none=True, metadata={"description": "SHA-256 of the previous event"})
+    hash = fields.String(allow_none=True, metadata={"description": "SHA-256 of this event (canonical JSON)"})
+
+
+class HistoryQuerySchema(Schema):
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    per_page = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+    action = fields.String(validate=validate.Length(max=400),
+                           metadata={"description": "comma-separated actions; a trailing * matches a prefix"})
+    actor = fields.String(validate=validate.Length(max=200), metadata={"description": "acting username"})
+    element_id = fields.String(validate=validate.Length(max=200))
+    since = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": "inclusive, ISO 8601 "
+                                                                                          "(UTC if no offset)"})
+    until = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": "exclusive, ISO 8601 "
+                                                                                          "(UTC if no offset)"})
+
+
+class CompletionSchema(Schema):
+    seq = fields.Integer()
+    at = fields.String()
+    actor = fields.String()
+    actor_name = fields.String(allow_none=True)
+    role = fields.String(allow_none=True)
+    action = fields.String()
+    task_id = fields.String(allow_none=True)
+    signature_meaning = fields.String(allow_none=True)
+
+
+class ElementStateSchema(Schema):
+    element_id = fields.String()
+    element_name = fields.String(allow_none=True)
+    element_type = fields.String(allow_none=True)
+    state = fields.String(metadata={"description": "active | completed | cancelled | error | seen"})
+    active = fields.Integer(metadata={"description": "instances ready now"})
+    times_completed = fields.Integer()
+    first_completed_at = fields.String(allow_none=True)
+    last_completed_at = fields.String(allow_none=True)
+    completions = fields.List(fields.Nested(CompletionSchema))
+
+
+class BrokenLinkSchema(Schema):
+    seq = fields.Integer(allow_none=True)
+    reason = fields.String()
+
+
+class ChainHeadSchema(Schema):
+    seq = fields.Integer()
+    hash = fields.String()
+
+
+class VerificationSchema(Schema):
+    case_id = fields.String(allow_none=True)
+    ok = fields.Boolean()
+    checked = fields.Integer(metadata={"description": "events checked"})
+    first_broken = fields.Nested(BrokenLinkSchema, allow_none=True)
+    head = fields.Nested(ChainHeadSchema, allow_none=True, metadata={"description": "the last event: keep it "
+                                                                                     "to detect a later rewrite"})
+
+
+class SignatureRecordSchema(Schema):
+    printed_name = fields.String()
+    username = fields.String()
+    signed_at = fields.String(metadata={"description": "UTC"})
+    meaning = fields.String(metadata={"description": "authorship | review | approval"})
+    method = fields.String()
+    element_id = fields.String()
+    element_name = fields.String(allow_none=True)
+    data_sha256 = fields.String(metadata={"description": "SHA-256 of canonical JSON {case_id, task_id, "
+                                                         "element_id, data}"})
+    seq = fields.Integer()
+    task_id = fields.String()
+    role = fields.String(allow_none=True)
+    event_hash = fields.String(allow_none=True)
+    binding_ok = fields.Boolean()
+
+
+class ExportQuerySchema(Schema):
+    format = fields.String(load_default="json", validate=validate.OneOf(["csv", "json"]))
 
 
 class DefinitionSchema(Schema):
@@ -190,3 +282,113 @@ class DefinitionSchema(Schema):
     start_message = fields.String(allow_none=True)
     deployed_by = fields.String()
     deployed_at = fields.DateTime()
+
+
+# -- process definitions: versions, deployment, migration -------------------------------------------------
+
+class DefinitionVersionSchema(Schema):
+    version = fields.Integer()
+    content_hash = fields.String()
+    deployed_by = fields.String()
+    deployed_at = fields.DateTime()
+    note = fields.String(allow_none=True)
+    open_cases = fields.Integer(metadata={"description": "running cases on this version"})
+    cases = fields.Integer(metadata={"description": "all cases ever started on this version"})
+    latest = fields.Boolean(metadata={"description": "new cases start on this version"})
+
+
+class ProcessOverviewSchema(Schema):
+    key = fields.String()
+    name = fields.String(allow_none=True)
+    latest_version = fields.Integer()
+    start_message = fields.String(allow_none=True)
+    open_cases = fields.Integer()
+    versions = fields.List(fields.Nested(DefinitionVersionSchema))
+
+
+class DefinitionFileSchema(Schema):
+    name = fields.String()
+    kind = fields.String(metadata={"description": "bpmn | dmn | form | ui_schema"})
+    size = fields.Integer()
+    sha256 = fields.String()
+
+
+class DefinitionDetailSchema(DefinitionVersionSchema):
+    key = fields.String()
+    name = fields.String(allow_none=True)
+    latest_version = fields.Integer()
+    start_message = fields.String(allow_none=True)
+    subprocesses = fields.List(fields.String())
+    user_tasks = fields.List(fields.Dict())
+    files = fields.List(fields.Nested(DefinitionFileSchema))
+
+
+class ValidationReportSchema(Schema):
+    valid = fields.Boolean()
+    errors = fields.List(fields.Dict(), metadata={"description": "{severity, message, file, element_id, line}"})
+    warnings = fields.List(fields.Dict())
+    processes = fields.List(fields.String(), metadata={"description": "processes in the validated bundle"})
+    supplemented = fields.List(fields.Dict(), metadata={"description": "{file, from}: files taken from deployed "
+                                                                       "versions to complete the upload"})
+    deploy = fields.List(fields.Dict(), metadata={"description": "{key, version, created, previous_version, "
+                                                                 "content_hash, reason} per process"})
+
+
+class DeployResultSchema(ValidationReportSchema):
+    note = fields.String(allow_none=True)
+    deployed_by = fields.String()
+
+
+class DiffQuerySchema(Schema):
+    from_version = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1))
+    to_version = fields.Integer(required=True, data_key="to", validate=validate.Range(min=1))
+
+
+class DiffSchema(Schema):
+    key = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    summary = fields.Dict(metadata={"description": "number of elements added, removed, changed"})
+    processes = fields.List(fields.Dict(), metadata={"description": "per process and sub-process: added, "
+                                                                    "removed, changed elements"})
+    files = fields.Dict(metadata={"description": "file names added, removed, changed"})
+
+
+class MigrateSchema(Schema):
+    to_version = fields.Integer(load_default=None, validate=validate.Range(min=1),
+                                metadata={"description": "default: the latest version"})
+    dry_run = fields.Boolean(load_default=False, metadata={"description": "report only, change nothing"})
+
+
+class CaseMigrationSchema(Schema):
+    case_id = fields.String()
+    business_key = fields.String()
+    organisation_id = fields.String(allow_none=True)
+    process_key = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    can_migrate = fields.Boolean()
+    migrated = fields.Boolean()
+    reasons = fields.List(fields.String(), metadata={"description": "why the case cannot move"})
+    ready_tasks_before = fields.List(fields.Dict())
+    ready_tasks_after = fields.List(fields.Dict())
+    added_tasks = fields.List(fields.Dict(), metadata={"description": "elements new in the target version; "
+                                                                      "'ahead' if the case will reach them"})
+    removed_tasks = fields.List(fields.Dict(), metadata={"description": "elements the target version no longer has"})
+    changed_tasks = fields.List(fields.Dict(), metadata={"description": "elements whose attributes changed"})
+    affected_ready_tasks = fields.List(fields.Dict(), metadata={"description": "ready tasks whose element changed"})
+    affected_waiting = fields.List(fields.Dict(), metadata={"description": "waiting events, running "
+                                                                            "sub-processes whose element changed"})
+    timers_restarted = fields.List(fields.String())
+
+
+class BulkMigrationSchema(Schema):
+    key = fields.String()
+    from_version = fields.Integer()
+    to_version = fields.Integer()
+    dry_run = fields.Boolean()
+    total = fields.Integer()
+    can_migrate = fields.Integer()
+    migrated = fields.Integer()
+    blocked = fields.Integer()
+    cases = fields.List(fields.Nested(CaseMigrationSchema))

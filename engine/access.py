@@ -1,6 +1,7 @@
 """Who may see which case and act on which task — one place, used by every read and write.
 
-* Staff roles (coordinator, committee, auditor, quality manager, admin) see every case.
+* Staff roles (coordinator, committee, auditor, quality manager, admin) see every case. Auditors only
+  read: they hold no lane role, and comments and uploads refuse them (:func:`read_only`).
 * An applicant sees only its own organisation's cases.
 * An inspector sees only the cases they are assigned to: a task of the case is (or was) assigned to or
   claimed by them.
@@ -19,8 +20,17 @@ from .models import Case, HumanTask
 STAFF_ROLES = frozenset({"coordinator", "committee", "auditor", "quality_manager", "admin"})
 
 
+#: roles that read everything and write nothing (no comments, uploads, claims, completions, starts)
+READ_ONLY_ROLES = frozenset({"auditor"})
+
+
 def sees_all_cases(actor: Actor) -> bool:
     return bool(actor.roles & STAFF_ROLES)
+
+
+def read_only(actor: Actor) -> bool:
+    """An auditor (and nothing else): may read every case and its history, and write nothing."""
+    return bool(actor.roles) and actor.roles <= READ_ONLY_ROLES
 
 
 def inspector_case_ids(actor: Actor):

@@ -46,6 +46,12 @@ class InvalidFormData(EngineError):
         self.errors = errors
 
 
+class TooLarge(EngineError):
+    """An upload over the configured size limit."""
+
+    kind = "payload-too-large"
+
+
 class ProcessError(EngineError):
     """A diagram step failed at run time (script error, sandbox refusal, time limit). Nothing was saved."""
 

@@ -11,36 +11,52 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
+from . import chain
 from .models import Event, utcnow
 from .workflow_state import all_tasks, element_type, is_visible
 
 _LIVE = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
 
 
-def _next_seq(s, loaded) -> int:
-    if loaded.next_seq is None:
-        current = s.scalar(sa.select(sa.func.max(Event.seq)).where(Event.case_id == loaded.row.id))
-        loaded.next_seq = (current or 0) + 1
+#: PostgreSQL advisory lock serialising writers of the system chain (case chains are serialised by the
+#: case row lock and the unique (case_id, seq) constraint; NULL case ids escape that constraint)
+SYSTEM_CHAIN_LOCK = 0x61756469  # "audi"
+
+
+def _next_link(s, loaded) -> tuple[int, str | None]:
+    """(seq, prev_hash) of the case's next event: read from the table once per operation, then tracked on
+    ``loaded`` (``next_seq`` and ``chain_head``)."""
+    if loaded.next_seq is None or not hasattr(loaded, "chain_head"):
+        last = s.execute(sa.select(Event.seq, Event.hash).where(Event.case_id == loaded.row.id)
+                         .order_by(Event.seq.desc()).limit(1)).first()
+        loaded.next_seq = (last.seq if last else 0) + 1
+        loaded.chain_head = last.hash if last else None
     seq = loaded.next_seq
     loaded.next_seq += 1
-    return seq
+    return seq, loaded.chain_head
 
 
 def record(s, loaded, actor, action, *, task=None, role=None, data=None, element=None) -> Event:
     spec = task.task_spec if task is not None else element
-    event = Event(case_id=loaded.row.id, seq=_next_seq(s, loaded), occurred_at=utcnow(), actor=actor.username,
+    seq, prev_hash = _next_link(s, loaded)
+    event = Event(case_id=loaded.row.id, seq=seq, occurred_at=utcnow(), actor=actor.username,
                   actor_name=actor.printed_name, role=role, action=action,
                   element_id=getattr(spec, "bpmn_id", None), element_name=getattr(spec, "bpmn_name", None),
                   element_type=element_type(spec) if spec is not None else None,
-                  task_id=str(task.id) if task is not None else None, data=_jsonable(data))
+                  task_id=str(task.id) if task is not None else None, data=_jsonable(data), prev_hash=prev_hash)
+    event.hash = loaded.chain_head = chain.event_hash(event)
     s.add(event)
     return event
 
 
 def record_system(s, actor_name: str, action: str, data: dict | None = None) -> Event:
-    current = s.scalar(sa.select(sa.func.max(Event.seq)).where(Event.case_id.is_(None)))
-    event = Event(case_id=None, seq=(current or 0) + 1, occurred_at=utcnow(), actor=actor_name, actor_name=actor_name,
-                  action=action, data=_jsonable(data))
+    if s.get_bind().dialect.name == "postgresql":
+        s.execute(sa.text("SELECT pg_advisory_xact_lock(:key)"), {"key": SYSTEM_CHAIN_LOCK})
+    last = s.execute(sa.select(Event.seq, Event.hash).where(Event.case_id.is_(None))
+                     .order_by(Event.seq.desc()).limit(1)).first()
+    event = Event(case_id=None, seq=(last.seq if last else 0) + 1, occurred_at=utcnow(), actor=actor_name,
+                  actor_name=actor_name, action=action, data=_jsonable(data), prev_hash=last.hash if last else None)
+    event.hash = chain.event_hash(event)
     s.add(event)
     return event
 
@@ -76,7 +92,8 @@ def record_diff(s, loaded, actor, after: dict) -> None:
 def as_dict(e: Event) -> dict:
     return {"seq": e.seq, "occurred_at": e.occurred_at.isoformat(), "actor": e.actor, "actor_name": e.actor_name,
             "role": e.role, "action": e.action, "element_id": e.element_id, "element_name": e.element_name,
-            "element_type": e.element_type, "task_id": e.task_id, "data": e.data}
+            "element_type": e.element_type, "task_id": e.task_id, "data": e.data, "prev_hash": e.prev_hash,
+            "hash": e.hash}
 
 
 def _jsonable(value):

@@ -6,6 +6,7 @@ SHA-256 is stored. Every login, failed login and throttled attempt is a system e
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import secrets
 from dataclasses import dataclass
@@ -27,7 +28,15 @@ MIN_PASSWORD = 10
 MAX_FAILED_LOGINS = 5
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
 
-_hasher = PasswordHasher()
+def _make_hasher() -> PasswordHasher:
+    """argon2id with the library's (RFC 9106 low-memory) defaults. ``ACCREDIT_PASSWORD_HASH=fast`` gives a
+    deliberately cheap hash for test suites that create hundreds of users — never set it in production."""
+    if os.environ.get("ACCREDIT_PASSWORD_HASH") == "fast":
+        return PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    return PasswordHasher()
+
+
+_hasher = _make_hasher()
 
 
 class AuthenticationFailed(EngineError):

@@ -34,6 +34,7 @@ from .sandbox import lint
 
 SIGNATURE_MEANINGS = ("approval", "review", "authorship")
 _BARE_DURATION = re.compile(r"^R?\d*/?P[0-9YMWDTHS.,]+$", re.I)
+_BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 
 
 @dataclass
@@ -102,11 +103,15 @@ def read_directories(processes_dir: str | Path, forms_dir: str | Path) -> dict[s
     return files
 
 
-def load_library(files: dict[str, str]) -> Library:
-    """Parse and validate a bundle. Never raises for a bad bundle: problems are in ``library.problems``."""
+def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle") -> Library:
+    """Parse and validate a bundle. Never raises for a bad bundle: problems are in ``library.problems``.
+
+    ``resolvable_from`` only words the error for a call activity whose process is missing (the deployment
+    service completes an upload with deployed processes first, and says so)."""
     lib = Library(files=dict(files))
     parser = SpiffBpmnParser(validator=VALIDATOR)
     lines: dict[str, tuple[str, int]] = {}  # element id -> (file, line)
+    roots: dict[str, etree._Element] = {}
     bpmn_files = [n for n in files if n.endswith(".bpmn")]
     dmn_files = [n for n in files if n.endswith(".dmn")]
     if not bpmn_files:
@@ -123,6 +128,8 @@ def load_library(files: dict[str, str]) -> Library:
             node_id = node.get("id") if isinstance(node.tag, str) else None
             if node_id:
                 lines.setdefault(node_id, (name, node.sourceline))
+        if name.endswith(".bpmn"):
+            roots[name] = root
         try:
             if name.endswith(".bpmn"):
                 parser.add_bpmn_xml(root, filename=name)
@@ -136,6 +143,7 @@ def load_library(files: dict[str, str]) -> Library:
         return lib
 
     forms = _check_forms(files, lib)
+    unresolved = _check_call_activities(roots, set(parser.get_process_ids()), lib, resolvable_from)
     user_task_ids: set[str] = set()
     specs_by_key = {}
     for key in parser.get_process_ids():
@@ -143,7 +151,8 @@ def load_library(files: dict[str, str]) -> Library:
             spec = parser.get_spec(key)
             subs = parser.get_subprocess_specs(key)
         except (ValidationException, SpiffWorkflowException) as exc:
-            lib.problems.append(_from_validation(exc, None, lines))
+            if not any(f"'{u}'" in str(exc) for u in unresolved):  # already named with its element
+                lib.problems.append(_from_validation(exc, None, lines))
             continue
         specs_by_key[key] = (spec, subs)
         for s in [spec, *subs.values()]:
@@ -196,6 +205,25 @@ def _start_message(spec) -> str | None:
     if starts and all(isinstance(getattr(s, "event_definition", None), MessageEventDefinition) for s in starts):
         return starts[0].event_definition.name
     return None
+
+
+def _check_call_activities(roots: dict, process_ids: set[str], lib: Library, resolvable_from: str) -> set[str]:
+    """Every call activity names a process that exists; the parser alone would not say which element
+    calls it or where. Returns the unresolved process ids."""
+    unresolved = set()
+    for file_name, root in roots.items():
+        for node in root.iter(f"{{{_BPMN_NS}}}callActivity"):
+            called = (node.get("calledElement") or "").strip()
+            label = node.get("name") or node.get("id")
+            if not called:
+                lib.problems.append(Problem("error", f"call activity '{label}' names no process (calledElement)",
+                                            file_name, node.get("id"), node.sourceline))
+            elif called not in process_ids:
+                unresolved.add(called)
+                lib.problems.append(Problem(
+                    "error", f"call activity '{label}' calls process '{called}', which is not {resolvable_from}",
+                    file_name, node.get("id"), node.sourceline))
+    return unresolved
 
 
 def _check_forms(files: dict[str, str], lib: Library) -> dict[str, dict]:

@@ -160,7 +160,8 @@ class MessageSubscription(Base):
 
 
 class Event(Base):
-    """Append-only history. Rows are only ever inserted."""
+    """Append-only history. Rows are only ever inserted (database triggers refuse UPDATE and DELETE), and
+    each row carries the hash of its predecessor in its chain (see :mod:`engine.chain`)."""
 
     __tablename__ = "event"
     __table_args__ = (sa.UniqueConstraint("case_id", "seq", name="uq_event_case_seq"),)
@@ -178,6 +179,10 @@ class Event(Base):
     element_type: Mapped[str | None] = mapped_column(sa.String(60))
     task_id: Mapped[str | None] = mapped_column(sa.String(36))
     data: Mapped[dict | None] = mapped_column(sa.JSON)
+    #: SHA-256 (hex) of the previous event of the same chain (the case; or the system chain), NULL for the first
+    prev_hash: Mapped[str | None] = mapped_column(sa.String(64))
+    #: SHA-256 (hex) of this event's canonical content including prev_hash (engine.chain.event_hash)
+    hash: Mapped[str | None] = mapped_column(sa.String(64))
 
 
 # -- identity ------------------------------------------------------------------------------------------

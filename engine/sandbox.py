@@ -447,6 +447,16 @@ _PYTHON_BUILTIN_NAMES = frozenset(vars(builtins))
 _UNCATCHABLE = ("BaseException", "GeneratorExit", "KeyboardInterrupt", "SystemExit")
 
 
+_INTERNAL_MODULES = frozenset({"time", "_strptime", "_datetime", "datetime", "calendar", "locale", "_locale"})
+
+
+def _internal_import(name, globals=None, locals=None, fromlist=(), level=0):
+    """The import the interpreter performs on behalf of datetime's C code — only those modules."""
+    if level == 0 and name in _INTERNAL_MODULES:
+        return __import__(name, globals, locals, fromlist, level)
+    raise SandboxViolation(f"imports are not allowed in diagram scripts ({name})")
+
+
 def _build_builtins() -> _SandboxBuiltins:
     names: dict[str, Any] = {}
     names.update(safe_builtins)
@@ -500,6 +510,9 @@ def _build_builtins() -> _SandboxBuiltins:
             "timezone": _datetime.timezone,
             # needed by RestrictedPython's rewrite of ``class`` statements
             "__metaclass__": type,
+            # C code (date.today(), datetime.strptime) imports its helpers through the frame's builtins;
+            # scripts themselves cannot import (refused statically) nor name __import__ (underscore)
+            "__import__": _internal_import,
             "__name__": "diagram_script",
         }
     )

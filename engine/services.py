@@ -21,7 +21,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import history
+from . import history, signatures
 from .actors import SYSTEM, Actor
 from .db import Database
 from .errors import Conflict, DefinitionInvalid, EngineError, Forbidden, InvalidFormData, NotFound, ProcessError
@@ -115,6 +115,7 @@ class Engine:
         self._specs: dict[int, tuple] = {}
         self._specs_lock = threading.Lock()
         self._timer_listeners: list = []
+        self._visibility: dict = {}
         self.failed_timer_cases: list[str] = []  # cases whose due timers failed in the last firing
 
     def on_timers_changed(self, listener) -> None:
@@ -246,8 +247,15 @@ class Engine:
                 data = {k: v for k, v in (task.data if task else {}).items() if k in fields}
             return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history._jsonable(data)}
 
-    def complete_task(self, task_id: str, actor: Actor, data: dict | None = None) -> CaseView:
-        """Complete a READY human task as ``actor`` with form ``data`` — checked, run, saved atomically."""
+    def complete_task(self, task_id: str, actor: Actor, data: dict | None = None,
+                      signature: dict | None = None) -> CaseView:
+        """Complete a READY human task as ``actor`` with form ``data`` — checked, run, saved atomically.
+
+        A task whose diagram names a ``signatureMeaning`` is an electronic signature and completes only with
+        ``signature={"method": "password"[, "meaning": …]}``. Contract: the engine trusts its caller to have
+        re-verified the actor's password just before (the HTTP layer does, with
+        :func:`engine.signatures.verify_signer`); the engine then records printed name, username, UTC time,
+        meaning and the SHA-256 binding to ``data`` in the ``task.completed`` event (engine.signatures)."""
         data = dict(data or {})
         with self.db.write() as s:
             ref = s.get(HumanTask, task_id)
@@ -262,12 +270,15 @@ class Engine:
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict("the task is no longer ready (the case moved on)", task_id=task_id)
             role = self._check_may_complete(s, loaded, task, ref, actor)
-            _validate_form(loaded.definition, ref.form, data, task)
+            _validate_form(loaded.definition, ref.form, data, task, s)
             _check_attachments(s, loaded.row.id, data)
+            signed = signatures.build(properties(task.task_spec).get("signatureMeaning") or ref.signature_meaning,
+                                      signature, actor, case_id=loaded.row.id, task_id=task_id,
+                                      element_id=ref.element_id, element_name=ref.name, data=data)
             old = {k: task.data.get(k) for k in data}
             task.data.update(data)
             ops.run(loaded, lambda: task.run())
-            ops.record_completion(loaded, task, role, data, old)
+            ops.record_completion(loaded, task, role, data, old, signed)
             case_id = loaded.row.id
             ops.finish()
         self._timers_changed()
@@ -377,6 +388,33 @@ class Engine:
                 if len(out) >= limit:
                     break
         return out
+
+    def visible_variables(self, definition: ProcessDefinition, roles) -> set[str]:
+        """Case variables a non-staff user may read, as the diagram draws it: the engine's own variables,
+        the fields of forms in the lanes of their roles, and what tasks share with their roles
+        (``shareWith``: the task's form fields, plus ``shareVariables`` for script/rule outputs)."""
+        import json
+
+        key = (definition.id, frozenset(roles))
+        cached = self._visibility.get(key)
+        if cached is not None:
+            return cached
+        spec, subs = self._specs_for(definition)
+        visible = set(ENGINE_VARIABLES)
+        for sp in [spec, *subs.values()]:
+            for ts in sp.task_specs.values():
+                props = properties(ts)
+                shared = {r.strip() for r in props.get("shareWith", "").split(",") if r.strip()}
+                mine = (getattr(ts, "manual", False) and ts.lane in roles) or bool(shared & set(roles))
+                if not mine:
+                    continue
+                form = props.get("formJsonSchemaFilename")
+                if form and form in definition.files:
+                    visible |= set(json.loads(definition.files[form]).get("properties", {}))
+                if shared & set(roles):
+                    visible |= {v.strip() for v in props.get("shareVariables", "").split(",") if v.strip()}
+        self._visibility[key] = visible
+        return visible
 
     def _timer_spec(self, definition: ProcessDefinition, element_id: str):
         spec, subs = self._specs_for(definition)
@@ -518,10 +556,17 @@ class _Operation:
         except SpiffWorkflowException as exc:
             raise _process_error(exc, loaded.row.id) from exc
 
-    def record_completion(self, loaded: _Loaded, task, role: str, data: dict, old: dict) -> None:
+    def record_completion(self, loaded: _Loaded, task, role: str, data: dict, old: dict,
+                          signature: dict | None = None) -> None:
         changes = {k: {"old": old.get(k), "new": v} for k, v in data.items() if old.get(k) != v}
-        history.record(self.s, loaded, self.actor, "task.completed", task=task, role=role,
-                       data={"submitted": data, "changes": changes})
+        recorded = {"submitted": data, "changes": changes}
+        # the "why": a form field named reason / *_reason (e.g. the committee's decision_reason)
+        reasons = {k: v for k, v in data.items() if (k == "reason" or k.endswith("_reason")) and v}
+        if reasons:
+            recorded["reason"] = "; ".join(str(v) for v in reasons.values())
+        if signature is not None:
+            recorded["signature"] = signature
+        history.record(self.s, loaded, self.actor, "task.completed", task=task, role=role, data=recorded)
 
     def route(self, name: str, payload: dict, *, organisation_id, case_id, parent: _Loaded | None,
               allow_start: bool = True) -> list[str]:
@@ -550,6 +595,8 @@ class _Operation:
             receivers.append(target_id)
         if receivers or not allow_start:
             return receivers
+        if not name:
+            return []
         starter = self.s.scalar(sa.select(ProcessDefinition).where(ProcessDefinition.start_message == name)
                                 .order_by(ProcessDefinition.version.desc()).limit(1))
         if starter is None:
@@ -569,6 +616,9 @@ class _Operation:
             del self.dirty[case_id]
             loaded = self.loaded[case_id]
             for event in loaded.wf.get_events():
+                # only messages leave a case; a terminate end event (also reported here) must not be routed
+                if not isinstance(event.event_definition, MessageEventDefinition) or not event.event_definition.name:
+                    continue
                 self.route(event.event_definition.name, dict(event.payload or {}),
                            organisation_id=loaded.row.organisation_id, case_id=None, parent=loaded)
             self._save(loaded)  # a case woken again by the cascade is simply saved again
@@ -694,7 +744,26 @@ def _form_schema(definition: ProcessDefinition, form: str | None) -> dict | None
     return json.loads(text)
 
 
-def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, task) -> None:
+def _format_checker(session: Session | None) -> jsonschema.FormatChecker:
+    """Standard formats (date, …) plus ``user:<role>``: the value must be the username of an active user
+    holding that role — so a form cannot assign an inspection to someone who cannot do it."""
+    from .actors import ROLES
+    from .models import User, UserRole
+
+    checker = jsonschema.FormatChecker()
+    if session is None:
+        return checker
+    for role in ROLES:
+        def holds(value, role=role):
+            if not isinstance(value, str):
+                return True
+            return bool(session.scalar(sa.select(sa.func.count(User.id)).join(UserRole).where(
+                User.username == value, User.active.is_(True), UserRole.role == role)))
+        checker.checks(f"user:{role}")(holds)
+    return checker
+
+
+def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, task, session=None) -> None:
     label = task.task_spec.bpmn_name or task.task_spec.bpmn_id
     schema = _form_schema(definition, form)
     if schema is None:
@@ -702,7 +771,7 @@ def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, 
             raise InvalidFormData(f"task '{label}' takes no data",
                                   [{"field": f"/{k}", "message": "unexpected field"} for k in data])
         return
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker(session))
     errors = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = "/" + "/".join(str(p) for p in err.absolute_path)
@@ -716,6 +785,10 @@ def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, 
             for extra in err.instance:
                 if extra not in allowed:
                     errors.append({"field": path.rstrip("/") + "/" + extra, "message": "is not a field of this form"})
+            continue
+        if err.validator == "format" and str(err.validator_value).startswith("user:"):
+            role = str(err.validator_value)[5:]
+            errors.append({"field": path, "message": f"no active user '{err.instance}' holds the role {role}"})
             continue
         errors.append({"field": path, "message": err.message})
     if errors:

@@ -93,7 +93,9 @@ def pending_events(wf) -> tuple[list[PendingTimer], list[PendingMessage]]:
 
 def due_date(human_task, timers: list[PendingTimer]) -> datetime | None:
     """Due = the interrupting boundary timer if any, else the latest non-interrupting one (the escalation)."""
-    mine = [t for t in timers if t.attached_to is human_task]
+    # a boundary timer on a multi-instance task sits on the instances' parent
+    hosts = {id(human_task), id(human_task.parent)}
+    mine = [t for t in timers if t.attached_to is not None and id(t.attached_to) in hosts]
     if not mine:
         return None
     interrupting = [t.due_at for t in mine if t.interrupting]

@@ -14,10 +14,10 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from . import history
-from .access import actionable_tasks, case_visible, sees_all_cases, visible_cases
+from .access import actionable_tasks, case_visible, read_only, sees_all_cases, visible_cases
 from .actors import Actor
 from .db import Database
-from .errors import Conflict, Forbidden, InvalidFormData, NotFound
+from .errors import Conflict, Forbidden, InvalidFormData, NotFound, TooLarge
 from .identity import Identity
 from .models import Attachment, Case, Comment, HumanTask, utcnow
 from .services import CaseView, Engine, TaskView
@@ -108,6 +108,10 @@ class Workspace:
                                                                 actionable_tasks(actor))))
         if not sees_all_cases(actor):
             view.tasks = [t for t in view.tasks if t.id in mine]
+            with self.db.read() as s:
+                definition = s.get(Case, case_id).definition
+                allowed = self.engine.visible_variables(definition, actor.roles)
+            view.data = {k: v for k, v in view.data.items() if k in allowed}
         return view
 
     def _visible_case(self, actor: Actor, case_id: str, s=None) -> Case:
@@ -139,8 +143,9 @@ class Workspace:
             stmt = stmt.where(HumanTask.claimed_by.is_(None), HumanTask.assignee.is_(None))
         if role:
             stmt = stmt.where(HumanTask.role == role)
-        if process:
-            stmt = stmt.where(HumanTask.process_key == process)
+        if process:  # the case's process (a task inside a called process also matches that process)
+            stmt = stmt.where(sa.or_(HumanTask.process_key == process,
+                                     HumanTask.case_id.in_(sa.select(Case.id).where(Case.process_key == process))))
         if case_id:
             stmt = stmt.where(HumanTask.case_id == case_id)
         if overdue is True:
@@ -158,7 +163,7 @@ class Workspace:
             row = s.get(HumanTask, task_id)
             if row is None:
                 raise NotFound(f"task {task_id} does not exist", task_id=task_id)
-            self._visible_case(actor, row.case_id, s)
+            self._task_case(actor, row, s)
             return TaskView.of(row)
 
     def claim(self, task_id: str, actor: Actor) -> TaskView:
@@ -208,6 +213,13 @@ class Workspace:
                            data={"task_id": task.id, "element_id": task.element_id, "old": old, "new": username})
             return TaskView.of(task)
 
+    def _task_case(self, actor: Actor, task: HumanTask, s) -> Case:
+        """The case of a task the caller may see; otherwise 'task not found' — never the case id."""
+        try:
+            return self._visible_case(actor, task.case_id, s)
+        except NotFound:
+            raise NotFound(f"task {task.id} does not exist", task_id=task.id) from None
+
     def _locked_task(self, s, task_id: str, actor: Actor):
         stmt = sa.select(HumanTask).where(HumanTask.id == task_id)
         if not self.db.is_sqlite:
@@ -215,7 +227,7 @@ class Workspace:
         task = s.scalar(stmt)
         if task is None:
             raise NotFound(f"task {task_id} does not exist", task_id=task_id)
-        case = self._visible_case(actor, task.case_id, s)
+        case = self._task_case(actor, task, s)
         if task.status != "ready":
             raise Conflict(f"task is already {task.status}", status=task.status)
         return task, case
@@ -236,6 +248,8 @@ class Workspace:
                                                             "message": f"1 to {MAX_COMMENT} characters"}])
         with self.db.write() as s:
             case = self._visible_case(actor, case_id, s)
+            if read_only(actor):
+                raise Forbidden("auditors read cases; they do not comment on them")
             if task_id is not None:
                 task = s.get(HumanTask, task_id)
                 if task is None or task.case_id != case_id:
@@ -263,8 +277,8 @@ class Workspace:
         if not filename:
             raise InvalidFormData("the file needs a name", [{"field": "/file", "message": "missing file name"}])
         if len(data) > self.max_upload:
-            raise InvalidFormData(f"file is larger than {self.max_upload} bytes",
-                                  [{"field": "/file", "message": "too large"}], limit=self.max_upload)
+            raise TooLarge(f"file is larger than the limit of {self.max_upload} bytes", limit=self.max_upload,
+                           errors=[{"field": "/file", "message": "too large"}])
         if content_type not in ALLOWED_TYPES:
             raise InvalidFormData(f"files of type '{content_type}' are not accepted",
                                   [{"field": "/file", "message": f"allowed: {', '.join(sorted(ALLOWED_TYPES))}"}])
@@ -275,6 +289,8 @@ class Workspace:
         digest = hashlib.sha256(data).hexdigest()
         with self.db.write() as s:
             case = self._visible_case(actor, case_id, s)
+            if read_only(actor):
+                raise Forbidden("auditors read cases; they do not attach files to them")
             if case.status != "running":
                 raise Conflict("the case has ended; no more files can be attached")
             if "applicant" in actor.roles and not sees_all_cases(actor) and case.organisation_id != actor.organisation_id:

@@ -5,6 +5,9 @@ import os
 import uuid
 from pathlib import Path
 
+# Hundreds of users are created below: a cheap argon2 setting for tests only (engine/identity.py).
+os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
+
 import pytest
 import sqlalchemy as sa
 

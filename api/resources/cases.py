@@ -1,4 +1,4 @@
-"""Cases: start, list, read; their comments, attachments and history."""
+"""Cases: start, list, read; their comments and attachments. The history is in audit.py (same prefix)."""
 from __future__ import annotations
 
 from flask import send_file
@@ -15,7 +15,6 @@ from ..schemas import (
     CaseSchema,
     CommentCreateSchema,
     CommentSchema,
-    EventSchema,
 )
 
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="Cases (process instances)")
@@ -46,15 +45,6 @@ def start_case(args):
 def get_case(case_id):
     """A case: status, the tasks the caller may act on, and its data."""
     return services().workspace.case_for(current_actor(), case_id)
-
-
-@blp.get("/<case_id>/history")
-@blp.response(200, EventSchema(many=True))
-def case_history(case_id):
-    """Everything that happened in the case, in order."""
-    actor = current_actor()
-    services().workspace.case_for(actor, case_id)
-    return services().engine.history(case_id)
 
 
 @blp.get("/<case_id>/comments")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.errors import Forbidden
+from engine.errors import Forbidden, InvalidFormData
 
 from ..auth import current_actor, services
 from ..schemas import MessageResultSchema, MessageSchema
@@ -20,6 +20,9 @@ def deliver(args, name):
     actor = current_actor()
     svc = services()
     org, case_id = args["organisation_id"], args["case_id"]
+    if "coordinator" in actor.roles and not org and not case_id:
+        raise InvalidFormData("say which case should receive the message",
+                              [{"field": "/organisation_id", "message": "give organisation_id or case_id"}])
     if "coordinator" not in actor.roles:
         if "applicant" not in actor.roles:
             raise Forbidden("only applicants and coordinators send messages to cases")

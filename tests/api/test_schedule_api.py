@@ -6,9 +6,8 @@ from datetime import timedelta
 import pytest
 
 from api.app import create_app
-from engine.actors import Actor
 
-from ..scenarios.harness import Driver, traveller
+from ..scenarios.harness import PEOPLE, Driver, traveller
 from ..scenarios.test_accreditation import awarded
 
 PASSWORD = "correct-horse-battery"
@@ -22,9 +21,9 @@ def env(tmp_path):
         svc = app.extensions["accredit"]
         svc.identity.create_organisation("lab-a", "Lab A")
         svc.identity.create_organisation("lab-b", "Lab B")
-        for username, roles, org in [("alice", ["applicant"], "lab-a"), ("bob", ["applicant"], "lab-b"),
-                                     ("carol", ["coordinator"], None), ("audrey", ["auditor"], None)]:
-            svc.identity.create_user(username, PASSWORD, roles, organisation_id=org)
+        for actor in PEOPLE.values():
+            svc.identity.create_user(actor.username, PASSWORD, actor.roles, organisation_id=actor.organisation_id)
+        svc.identity.create_user("audrey", PASSWORD, ["auditor"])
         yield app, Driver(svc.engine, svc.workspace, clock)
 
 

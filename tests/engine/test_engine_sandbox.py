@@ -38,3 +38,15 @@ def test_escapes_are_refused_at_deploy(engine, script):
     with pytest.raises(DefinitionInvalid) as info:
         engine.deploy(two_step(script=script))
     assert any(p.element_id == "compute" for p in info.value.problems), [str(p) for p in info.value.problems]
+
+
+def test_date_functions_work_under_the_real_clock(engine, actors):
+    """date.today()/strptime import helpers from C code: the sandbox must allow exactly that (no clock
+    faking here — under time_machine the pure-Python fakes would hide the problem)."""
+    from datetime import date
+
+    script = "result = date.today().isoformat() + ' ' + str(datetime.strptime('2027-01-31', '%Y-%m-%d').month)"
+    engine.deploy(two_step(script=script))
+    case = engine.start_case("two_step", actors["applicant"], "lab-a")
+    case = engine.complete_task(case.tasks[0].id, actors["applicant"], {"answer": "yes"})
+    assert case.data["result"] == f"{date.today().isoformat()} 1"

@@ -10,7 +10,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine.errors import Conflict, Forbidden, InvalidFormData, NotFound
+from engine.errors import Conflict, Forbidden, InvalidFormData, NotFound, TooLarge
 from engine.identity import Identity
 from engine.models import Attachment, Comment
 from engine.workspace import MAX_COMMENT, Workspace
@@ -342,8 +342,10 @@ def test_upload_refusals(db, engine, ident, who, tmp_path):
     ws = Workspace(db, engine, ident, tmp_path / "files", max_upload=64)
     case = start(ws, who)
     alice = who["alice"]
+    with pytest.raises(TooLarge) as info:  # 413 over HTTP
+        ws.upload(case.id, alice, "big.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * 100)
+    assert info.value.details["limit"] == 64 and info.value.details["errors"][0]["field"] == "/file"
     refusals = [
-        ("big.pdf", "application/pdf", b"%PDF-1.4\n" + b"0" * 100, "too large"),
         ("setup.exe", "application/x-msdownload", b"MZ\x90\x00", "allowed: "),
         ("photo.png", "image/png", b"this is plain text, not an image", "content does not match its type"),
         ("fake.pdf", "application/pdf", b"<html>hi</html>", "content does not match its type"),

@@ -18,7 +18,7 @@ FORMS = {
     "corrective_action_plan": {"corrective_actions": [{"citation": "B5.1 labelling", "explanation": "SOP revised", "evidence_attachment_id": SHA}]},
     "verify_corrections": {"verification": "accepted"},
     "consider_appeal": {"appeal": False},
-    "acknowledge_appeal": {"appeal_acknowledged": True, "appeal_panel": ["comm2", "comm3"]},
+    "acknowledge_appeal": {"appeal_acknowledged": True, "appeal_panel": ["cleo"]},
     "appeal_decision": {"appeal_outcome": "dismissed"},
     "assess_change_notification": {"change_action": "no_action"},
     "inspection_checklist": {"checklist_items": [{"item": "Cryostorage alarms", "standard": "D7.2", "compliant": True, "severity": "none"}]},

@@ -51,12 +51,16 @@ class Driver:
         return matches[0]
 
     def do(self, case_id: str, element_id: str, who: str, data: dict | None = None, **overrides) -> CaseView:
-        """Complete the ready task ``element_id`` as ``who``; data defaults to the form's minimal example."""
+        """Complete the ready task ``element_id`` as ``who``; data defaults to the form's minimal example.
+
+        Signature steps (``signature_meaning``) are signed: the engine trusts its caller to have re-verified
+        the signer's password (the HTTP layer does); these scenarios stand in for that caller."""
         task = self.task(case_id, element_id, who)
         if data is None:
             data = form(task.form.removesuffix(".json"), **overrides) if task.form else {}
         data = self._with_evidence(case_id, data)
-        return self.engine.complete_task(task.id, self.people[who], data)
+        signature = {"method": "password"} if task.signature_meaning else None
+        return self.engine.complete_task(task.id, self.people[who], data, signature=signature)
 
     def _with_evidence(self, case_id: str, data):
         """Form examples carry a placeholder attachment id: upload a real file to the case and use its id."""

@@ -69,6 +69,8 @@ def test_eligibility_information_loop_then_reject(drive):
     case = drive.do(case.id, "eligibility_review", "carol", eligibility_decision="reject",
                     eligibility_comment="Not a member")
     assert (case.status, case.outcome) == ("completed", "ended_rejected")
+    # a terminate end event is not a message: nothing else was started
+    assert drive.workspace.list_cases(drive.people["carol"]).total == 1
 
 
 def test_eligibility_dmn_recommends(drive):
@@ -143,8 +145,8 @@ def test_team_objection_and_silence_after_five_days(drive):
 def test_corrections_verified_after_a_second_round(drive):
     case = to_desk_review(drive)
     to_committee(drive, case, citations=[{"standard": "B5.1", "finding": "Labels unclear", "severity": "major"}])
-    drive.do(case.id, "committee_decision", "cody", decision="grant_pending_corrections",
-             correction_deadline="P30D")
+    # no correction_deadline given: the diagram's default (30 days) applies
+    drive.do(case.id, "committee_decision", "cody", decision="grant_pending_corrections")
     drive.do(case.id, "corrective_action_plan", "alice")
     drive.do(case.id, "verify_corrections", "carol", verification="more_needed",
              verification_comment="Evidence missing")

@@ -1,0 +1,153 @@
+"""Bad requests get problem documents naming what is wrong — never an HTML page or a stack trace —
+and uploads are checked for size and type; files come back byte for byte, as attachments."""
+from __future__ import annotations
+
+import hashlib
+import io
+import uuid
+
+import pytest
+
+from .conftest import PDF, assert_problem, fields_of
+
+
+@pytest.fixture
+def case(api):
+    return api.start("applicant_a")
+
+
+def upload(client, case_id, content: bytes, filename="doc.pdf", content_type="application/pdf"):
+    return client.post(f"/api/cases/{case_id}/attachments", data={"file": (io.BytesIO(content), filename, content_type)},
+                       content_type="multipart/form-data")
+
+
+def test_invalid_json_body_is_400(api, case):
+    alice = api.client("applicant_a")
+    for url in ("/api/cases", f"/api/tasks/{case['tasks'][0]['id']}/complete"):
+        r = alice.post(url, data='{"process": "two_step",', content_type="application/json")
+        body = assert_problem(r, 400)
+        assert body["errors"][0]["message"] == "Invalid JSON body."
+
+
+def test_unknown_field_is_422_naming_it(api, case):
+    alice = api.client("applicant_a")
+    body = assert_problem(alice.post("/api/cases", json={"process": "two_step", "colour": "red"}), 422)
+    assert fields_of(body) == {"/colour"} and "/colour" in body["detail"]
+    body = assert_problem(alice.post(f"/api/tasks/{case['tasks'][0]['id']}/complete",
+                                     json={"data": {"answer": "yes"}, "signature": "x"}), 422)
+    assert fields_of(body) == {"/signature"}
+    assert alice.get(f"/api/tasks/{case['tasks'][0]['id']}").get_json()["status"] == "ready"
+
+
+def test_missing_and_mistyped_fields_are_422(api):
+    alice = api.client("applicant_a")
+    assert fields_of(assert_problem(alice.post("/api/cases", json={}), 422)) == {"/process"}
+    assert fields_of(assert_problem(alice.post("/api/cases", json={"process": 7}), 422)) == {"/process"}
+    assert fields_of(assert_problem(alice.post("/api/cases", json={"process": "two_step", "data": []}), 422)) \
+        == {"/data"}
+    body = assert_problem(alice.post("/api/cases", json={"process": "two_step", "data": {"case_id": "mine"}}), 422)
+    assert fields_of(body) == {"/case_id"}  # engine variables cannot be set from outside
+    assert_problem(alice.post("/api/cases", json={"process": "no_such_process"}), 404)
+
+
+@pytest.mark.parametrize("url,field", [
+    ("/api/tasks?per_page=abc", "/per_page"),
+    ("/api/tasks?per_page=0", "/per_page"),
+    ("/api/tasks?per_page=201", "/per_page"),
+    ("/api/tasks?page=0", "/page"),
+    ("/api/tasks?scope=everything", "/scope"),
+    ("/api/tasks?sort=name", "/sort"),
+    ("/api/tasks?overdue=perhaps", "/overdue"),
+    ("/api/tasks?role=janitor", "/role"),
+    ("/api/cases?status=paused", "/status"),
+    ("/api/cases?page=x", "/page"),
+])
+def test_bad_query_parameters_are_422(api, url, field):
+    body = assert_problem(api.client("coordinator").get(url), 422)
+    assert fields_of(body) == {field}
+
+
+def test_real_pdf_round_trip(api, case):
+    alice = api.client("applicant_a")
+    r = upload(alice, case["id"], PDF, filename="../../etc/SOP v2.pdf")
+    assert r.status_code == 201
+    meta = r.get_json()
+    assert meta["sha256"] == hashlib.sha256(PDF).hexdigest()
+    assert (meta["filename"], meta["size"], meta["content_type"], meta["uploaded_by"]) == \
+           ("SOP v2.pdf", len(PDF), "application/pdf", "alice")
+    listed = api.client("coordinator").get(f"/api/cases/{case['id']}/attachments").get_json()
+    assert [a["sha256"] for a in listed] == [meta["sha256"]]
+
+    down = api.client("coordinator").get(f"/api/cases/{case['id']}/attachments/{meta['sha256']}")
+    assert down.status_code == 200
+    assert down.data == PDF
+    assert down.mimetype == "application/pdf"
+    assert down.headers["Content-Disposition"].startswith("attachment;")
+    assert "SOP" in down.headers["Content-Disposition"]
+    assert down.headers["X-Content-Type-Options"] == "nosniff"
+    history = alice.get(f"/api/cases/{case['id']}/history").get_json()
+    assert [e["data"]["sha256"] for e in history if e["action"] == "attachment.uploaded"] == [meta["sha256"]]
+
+
+def test_upload_just_over_the_limit_is_413_naming_the_limit(api, case):
+    body = assert_problem(upload(api.client("applicant_a"), case["id"], PDF + b"0" * 200_000), 413)
+    assert fields_of(body) == {"/file"} and body["limit"] == 200_000
+
+
+def test_upload_far_over_the_limit_is_413_problem(api, case):
+    r = upload(api.client("applicant_a"), case["id"], PDF + b"0" * 400_000)
+    assert_problem(r, 413)
+    assert b"<html" not in r.data.lower()
+    assert api.client("applicant_a").get(f"/api/cases/{case['id']}/attachments").get_json() == []
+
+
+def test_upload_as_json_is_422_naming_file(api, case):
+    r = api.client("applicant_a").post(f"/api/cases/{case['id']}/attachments", json={"file": "JVBERi0xLjQ="})
+    assert fields_of(assert_problem(r, 422)) == {"/file"}
+    r = api.client("applicant_a").post(f"/api/cases/{case['id']}/attachments", data={"other": "x"},
+                                       content_type="multipart/form-data")
+    assert fields_of(assert_problem(r, 422)) == {"/file"}
+
+
+@pytest.mark.parametrize("content,filename,content_type", [
+    (b"MZ\x90\x00 not allowed", "tool.exe", "application/x-msdownload"),
+    (b"<script>alert(1)</script>", "page.html", "text/html"),
+    (b"MZ\x90\x00 pretending", "fake.pdf", "application/pdf"),  # the content does not match its type
+    (PDF, "", "application/pdf"),  # no file name
+])
+def test_disallowed_files_are_422(api, case, content, filename, content_type):
+    r = upload(api.client("applicant_a"), case["id"], content, filename, content_type)
+    assert fields_of(assert_problem(r, 422)) == {"/file"}
+    assert api.client("applicant_a").get(f"/api/cases/{case['id']}/attachments").get_json() == []
+
+
+def test_upload_to_an_ended_case_is_409(api, case):
+    alice = api.client("applicant_a")
+    alice.post(f"/api/tasks/{case['tasks'][0]['id']}/complete", json={"data": {"answer": "no"}})
+    assert_problem(upload(alice, case["id"], PDF), 409)
+
+
+def test_unknown_ids_are_404_problems(api, case):
+    carol = api.client("coordinator")
+    missing = str(uuid.uuid4())
+    for url in (f"/api/cases/{missing}", f"/api/cases/{missing}/history", f"/api/tasks/{missing}",
+                f"/api/cases/{case['id']}/attachments/{'0' * 64}", "/api/no-such-endpoint"):
+        assert_problem(carol.get(url), 404)
+    for url in (f"/api/tasks/{missing}/claim", f"/api/tasks/{missing}/complete"):
+        assert_problem(carol.post(url, json={"data": {}} if url.endswith("complete") else None), 404)
+
+
+@pytest.mark.parametrize("method,url", [("put", "/api/cases"), ("delete", "/api/tasks"), ("get", "/api/tokens"),
+                                        ("patch", "/api/me")])
+def test_wrong_method_is_405_problem(api, method, url):
+    r = getattr(api.client("coordinator"), method)(url)
+    assert_problem(r, 405)
+    assert r.headers["Allow"]
+    assert method.upper() not in r.headers["Allow"]
+
+
+def test_body_that_is_not_json_is_415(api):
+    r = api.client("applicant_a").post("/api/cases", data="process=two_step",
+                                        content_type="application/x-www-form-urlencoded")
+    body = assert_problem(r, 415)
+    assert "application/json" in body["detail"]
