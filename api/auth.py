@@ -40,10 +40,11 @@ def current_actor() -> Actor:
         if time.time() - session.get("last_seen", 0) > idle:
             session.clear()
             raise Unauthenticated("the session ended after inactivity; sign in again")
-        actor = services().identity.actor(session["username"])
-        if actor is None:
+        # the cookie carries a server-side session token: signing out revokes it, so a copied cookie dies too
+        actor = services().identity.actor_for_token(session.get("token", ""))
+        if actor is None or actor.username != session["username"]:
             session.clear()
-            raise Unauthenticated("the account is no longer active")
+            raise Unauthenticated("the session has ended (signed out, or the account is no longer active)")
         session["last_seen"] = time.time()
     if actor is None:
         raise Unauthenticated("sign in (POST /api/session) or send a bearer token")

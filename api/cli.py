@@ -51,13 +51,15 @@ def scheduler_command(resync):
     from engine.scheduler import TimerScheduler
     from engine.services import Engine
 
-    database = Database(database_url())
-    database.migrate()
-    sched = TimerScheduler(Engine(database), resync_seconds=resync).start()
-    click.echo(f"accredit scheduler: database {database_url()}; next wake-up {sched.next_wakeup()}")
-    stop = threading.Event()
+    stop = threading.Event()  # handlers first: the catch-up at start may take a while
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     signal.signal(signal.SIGINT, lambda *_: stop.set())
+    database = Database(database_url())
+    database.migrate()
+    sched = TimerScheduler(Engine(database), resync_seconds=resync,
+                           on_fired=lambda ids: click.echo(f"accredit scheduler: advanced {len(ids)} case(s)")
+                           if ids else None).start()
+    click.echo(f"accredit scheduler: database {database_url()}; next wake-up {sched.next_wakeup()}")
     stop.wait()
     sched.shutdown()
     click.echo("accredit scheduler: stopped")
@@ -283,3 +285,7 @@ def timers_fire():
     database = Database(database_url())
     advanced = Engine(database).fire_due_timers()
     click.echo(f"advanced {len(advanced)} case(s)")
+
+
+if __name__ == "__main__":
+    main()

@@ -219,6 +219,16 @@ class Identity:
             row.last_used_at = utcnow()
             return _view(user).actor()
 
+    def revoke_token(self, token: str, by: str = "system") -> bool:
+        """Revoke one token (a browser session's at sign-out)."""
+        with self.db.write() as s:
+            row = s.scalar(sa.select(ApiToken).where(ApiToken.token_hash == _digest(token)))
+            if row is None or row.revoked:
+                return False
+            row.revoked = True
+            history.record_system(s, by, "token.revoked", {"name": row.name, "count": 1})
+            return True
+
     def revoke_tokens(self, username: str, by: str = "system") -> int:
         with self.db.write() as s:
             user = self._user(s, username)

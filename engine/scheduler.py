@@ -38,8 +38,9 @@ def _fire_job(key: str) -> None:
 
 class TimerScheduler:
     def __init__(self, engine: Engine, *, resync_seconds: float = 30.0, persistent: bool = True,
-                 retry_seconds: float = 60.0):
+                 retry_seconds: float = 60.0, on_fired=None):
         self.engine = engine
+        self.on_fired = on_fired  # called with the ids of the cases each firing advanced
         self.resync_seconds = resync_seconds
         self.retry_seconds = retry_seconds
         self.key = f"{id(self)}"
@@ -107,5 +108,7 @@ class TimerScheduler:
             self.last_lateness.append((started - t["due_at"]).total_seconds())
         self.fired_batches += 1
         self.last_fire_at = started
+        if self.on_fired is not None:
+            self.on_fired(advanced)
         self.rearm()
         return advanced

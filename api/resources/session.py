@@ -25,6 +25,7 @@ def login(creds):
     actor = services().identity.authenticate(creds["username"], creds["password"], source=request.remote_addr)
     session.clear()
     session["username"] = actor.username
+    session["token"] = services().identity.issue_token(actor.username, "browser session")
     session["last_seen"] = time.time()
     return _me(actor)
 
@@ -32,7 +33,9 @@ def login(creds):
 @blp.delete("/session")
 @blp.response(204)
 def logout():
-    """Sign out."""
+    """Sign out. The session is revoked on the server: a copy of the cookie no longer works."""
+    if session.get("token"):
+        services().identity.revoke_token(session["token"], by=session.get("username", "anonymous"))
     session.clear()
 
 

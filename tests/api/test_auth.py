@@ -53,6 +53,18 @@ def test_login_me_logout(api):
     assert [e.actor for e in api.system_events("login")] == ["carol"]
 
 
+def test_a_copied_session_cookie_dies_at_sign_out(api):
+    """Signing out revokes the session on the server, not only in the browser that signed out."""
+    client = api.app.test_client()
+    assert client.post("/api/session", json={"username": "carol", "password": PASSWORD}).status_code == 200
+    stolen = client.get_cookie("session").value
+    thief = api.app.test_client()
+    thief.set_cookie("session", stolen)
+    assert thief.get("/api/me").status_code == 200  # a copy works while the session lives
+    assert client.delete("/api/session").status_code == 204
+    assert_problem(thief.get("/api/me"), 401)
+
+
 def test_wrong_password_is_401_then_throttled_with_retry_after(api):
     client = api.app.test_client()
     for _ in range(5):

@@ -193,3 +193,61 @@ def test_two_scheduler_processes_never_fire_a_timer_twice(pg_db, actors):
             fired = s.scalars(sa.select(Event.element_id).where(Event.case_id == case_id,
                                                                 Event.action == "timer.fired")).all()
             assert sorted(fired) == ["lapse", "remind"], (case_id, fired)
+
+
+def test_timer_of_a_migrated_case_fires_at_its_original_due_time(engine, actors):
+    """Migrating a case to a new version keeps its pending deadline; the scheduler fires it as drawn."""
+    from engine.actors import Actor
+    from engine.deployment import Deployment
+
+    quality = Actor("quinn", {"quality_manager"}, None, "Quinn QM")
+    engine.deploy(timer_bundle())
+    v2 = timer_bundle()
+    v2["deadline.bpmn"] = v2["deadline.bpmn"].replace('name="Reminder sent"', 'name="Reminder sent (v2)"')
+    with time_machine.travel(T0, tick=False) as clock:
+        case = engine.start_case("deadline", actors["applicant"], "lab-a")
+        Deployment(engine).deploy(v2, quality, "reminder renamed")
+        clock.move_to(T0 + timedelta(hours=6))
+        report = Deployment(engine).migrate_case(case.id, quality)
+        assert report["migrated"], report
+        assert engine.get_case(case.id).definition_version == 2
+        assert engine.next_timer_due() == T0 + timedelta(days=1)  # not restarted by the migration
+        clock.move_to(T0 + timedelta(days=3, seconds=1))
+        engine.fire_due_timers()
+    fired = [e["element_id"] for e in engine.history(case.id) if e["action"] == "timer.fired"]
+    assert fired == ["remind", "lapse"] and engine.get_case(case.id).outcome == "ended_lapsed"
+
+
+def test_the_accredit_scheduler_command_fires_overdue_timers_and_stops_cleanly(tmp_path, actors):
+    """The real `accredit scheduler` process: catches up on an overdue timer at start, exits on SIGTERM."""
+    import signal
+
+    from engine.db import Database
+
+    url = f"sqlite:///{tmp_path / 'sched.sqlite'}"
+    db = Database(url)
+    db.migrate()
+    engine = Engine(db)
+    engine.deploy(timer_bundle())
+    with time_machine.travel(datetime.now(timezone.utc) - timedelta(days=4), tick=False):
+        case = engine.start_case("deadline", actors["applicant"], "lab-a")  # reminder and deadline both overdue
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONUNBUFFERED": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "api.cli", "scheduler", "--resync", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    watchdog = threading.Timer(60, proc.kill)  # bounds the wait below if the process hangs
+    watchdog.start()
+    try:
+        lines = []
+        for line in proc.stdout:  # the scheduler reports each firing on stdout
+            lines.append(line)
+            if "advanced 1 case(s)" in line:
+                break
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        watchdog.cancel()
+    assert proc.returncode == 0, ("".join(lines), err[-2000:])
+    assert "stopped" in out
+    fired = [e["element_id"] for e in engine.history(case.id) if e["action"] == "timer.fired"]
+    assert fired == ["remind", "lapse"]
+    assert engine.get_case(case.id).outcome == "ended_lapsed"
