@@ -26,6 +26,8 @@ USERNAME = re.compile(r"^[a-z0-9_.-]{1,64}$")
 MIN_PASSWORD = 10
 #: failed logins for one username within the window before further attempts are refused
 MAX_FAILED_LOGINS = 5
+#: failed logins for one username from all sources together within the window
+MAX_FAILED_LOGINS_ALL_SOURCES = 50
 FAILED_LOGIN_WINDOW = timedelta(minutes=15)
 
 def _make_hasher() -> PasswordHasher:
@@ -141,17 +143,21 @@ class Identity:
 
     # -- authentication ----------------------------------------------------------------------------
     def authenticate(self, username: str, password: str, source: str | None = None) -> Actor:
-        """Check a password. Refuses (and records) after too many recent failures for that username.
+        """Check a password. Refuses (and records) after too many recent failures for that username from that
+        source (5 in 15 minutes), or from all sources together (50).
 
         A refusal is raised only after its event is committed: raised inside the transaction, it would roll
         the 'login.failed' event back, and throttling counts those events."""
         refusal: EngineError | None = None
         with self.db.write() as s:
             since = utcnow() - FAILED_LOGIN_WINDOW
-            failures = s.scalar(sa.select(sa.func.count(Event.id)).where(
+            recent = s.scalars(sa.select(Event.data).where(
                 Event.case_id.is_(None), Event.action == "login.failed", Event.actor == username,
-                Event.occurred_at >= since))
-            if failures >= MAX_FAILED_LOGINS:
+                Event.occurred_at >= since)).all()
+            from_here = sum(1 for d in recent if (d or {}).get("source") == source)
+            # per source, so a stranger guessing cannot lock the real user out from their own machine;
+            # and a higher cap over all sources against guessing from many addresses
+            if from_here >= MAX_FAILED_LOGINS or len(recent) >= MAX_FAILED_LOGINS_ALL_SOURCES:
                 history.record_system(s, username, "login.throttled", {"source": source})
                 refusal = TooManyAttempts(f"too many failed logins; try again in {FAILED_LOGIN_WINDOW.seconds // 60} "
                                           "minutes", retry_after=int(FAILED_LOGIN_WINDOW.total_seconds()))

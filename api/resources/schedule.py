@@ -4,55 +4,14 @@ from __future__ import annotations
 
 import sqlalchemy as sa
 from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
 
 from engine.access import sees_all_cases
 from engine.errors import Forbidden
 
 from ..auth import current_actor, services
-from ..schemas import CaseSchema
+from ..schemas import CaseSchema, ForCauseSchema, NotificationSchema, ScheduleItem, ScheduleQuery
 
 blp = Blueprint("schedule", __name__, url_prefix="/api", description="Schedule, notifications, for-cause audits")
-
-
-class ScheduleQuery(Schema):
-    organisation_id = fields.String()
-    kind = fields.String(metadata={"description": "surveillance_audit, annual_report, renewal, expiry, "
-                                                  "task_deadline, task_reminder, timer"})
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
-
-
-class ScheduleItem(Schema):
-    case_id = fields.String()
-    business_key = fields.String()
-    process_key = fields.String()
-    organisation_id = fields.String(allow_none=True)
-    element_id = fields.String()
-    name = fields.String(allow_none=True)
-    kind = fields.String()
-    due_at = fields.DateTime()
-    task_id = fields.String(allow_none=True)
-    task_name = fields.String(allow_none=True)
-
-
-class NotificationSchema(Schema):
-    id = fields.Integer()
-    case_id = fields.String()
-    task_id = fields.String(allow_none=True)
-    recipient = fields.String()
-    kind = fields.String()
-    subject = fields.String()
-    body = fields.String()
-    created_at = fields.DateTime()
-    sent_at = fields.DateTime(allow_none=True)
-
-
-class ForCauseSchema(Schema):
-    organisation_id = fields.String(required=True, validate=validate.Length(min=1, max=100))
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=2000))
-    accreditation_case_id = fields.String(load_default=None)
 
 
 @blp.get("/schedule")

@@ -92,6 +92,23 @@ def test_five_failures_throttle_even_the_right_password_until_the_window_passes(
     assert actor.username == "alice" and actor.roles == {"applicant"}
 
 
+def test_a_stranger_guessing_does_not_lock_the_user_out_elsewhere_but_many_sources_do(identity, db):
+    from engine.identity import MAX_FAILED_LOGINS_ALL_SOURCES
+
+    with time_machine.travel(T0, tick=False):
+        for _ in range(MAX_FAILED_LOGINS):
+            with pytest.raises(AuthenticationFailed):
+                identity.authenticate("alice", "guess", source="203.0.113.7")
+        with pytest.raises(TooManyAttempts):
+            identity.authenticate("alice", PASSWORD, source="203.0.113.7")
+        assert identity.authenticate("alice", PASSWORD, source="10.0.0.9").username == "alice"
+        for i in range(MAX_FAILED_LOGINS_ALL_SOURCES - MAX_FAILED_LOGINS):
+            with pytest.raises((AuthenticationFailed, TooManyAttempts)):
+                identity.authenticate("alice", "guess", source=f"198.51.100.{i % 200}")
+        with pytest.raises(TooManyAttempts):
+            identity.authenticate("alice", PASSWORD, source="10.0.0.9")
+
+
 def test_inactive_user_cannot_log_in(identity, db):
     identity.deactivate("alice", by="admin")
     with pytest.raises(AuthenticationFailed):
