@@ -50,7 +50,8 @@ from .errors import Conflict, DefinitionInvalid, EngineError, Forbidden, Invalid
 from .library import Library, load_library, read_directories
 from .models import Case, ProcessDefinition, utcnow
 from .sandbox import SandboxViolation, ScriptTimeout
-from .services import Engine, _Operation, _process_error
+from .operation import _Operation, _process_error
+from .services import Engine
 from .workflow_state import all_tasks, properties, ready_human_tasks
 
 #: who may deploy process versions and migrate cases

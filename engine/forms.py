@@ -1,0 +1,104 @@
+"""Form data checks: the task's JSON Schema (from the definition version the case runs on), the
+``user:<role>`` format, and attachment ids that must belong to the case. Every error names its field."""
+from __future__ import annotations
+
+
+import jsonschema
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+
+from .errors import InvalidFormData, ProcessError
+from .models import ProcessDefinition
+
+
+def _form_schema(definition: ProcessDefinition, form: str | None) -> dict | None:
+    import json
+
+    if not form:
+        return None
+    text = definition.files.get(form)
+    if text is None:
+        raise ProcessError(f"form '{form}' is not part of definition {definition.key} v{definition.version}")
+    return json.loads(text)
+
+
+def _format_checker(session: Session | None) -> jsonschema.FormatChecker:
+    """Standard formats (date, …) plus ``user:<role>``: the value must be the username of an active user
+    holding that role — so a form cannot assign an inspection to someone who cannot do it."""
+    from .actors import ROLES
+    from .models import User, UserRole
+
+    checker = jsonschema.FormatChecker()
+    if session is None:
+        return checker
+    for role in ROLES:
+        def holds(value, role=role):
+            if not isinstance(value, str):
+                return True
+            return bool(session.scalar(sa.select(sa.func.count(User.id)).join(UserRole).where(
+                User.username == value, User.active.is_(True), UserRole.role == role)))
+        checker.checks(f"user:{role}")(holds)
+    return checker
+
+
+def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, task, session=None) -> None:
+    label = task.task_spec.bpmn_name or task.task_spec.bpmn_id
+    schema = _form_schema(definition, form)
+    if schema is None:
+        if data:
+            raise InvalidFormData(f"task '{label}' takes no data",
+                                  [{"field": f"/{k}", "message": "unexpected field"} for k in data])
+        return
+    validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker(session))
+    errors = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+        path = "/" + "/".join(str(p) for p in err.absolute_path)
+        if err.validator == "required" and isinstance(err.instance, dict):
+            for missing in err.validator_value:
+                if missing not in err.instance:
+                    errors.append({"field": path.rstrip("/") + "/" + missing, "message": "is required"})
+            continue
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            for extra in err.instance:
+                if extra not in allowed:
+                    errors.append({"field": path.rstrip("/") + "/" + extra, "message": "is not a field of this form"})
+            continue
+        if err.validator == "format" and str(err.validator_value).startswith("user:"):
+            role = str(err.validator_value)[5:]
+            errors.append({"field": path, "message": f"no active user '{err.instance}' holds the role {role}"})
+            continue
+        errors.append({"field": path, "message": err.message})
+    if errors:
+        raise InvalidFormData(f"the data for task '{label}' does not satisfy its form ({form})", errors, form=form)
+
+
+def _attachment_refs(value, path=""):
+    """(json pointer, sha256) of every attachment id in form data: any field whose name mentions
+    'attachment' holding a SHA-256 string or a list of them."""
+    if isinstance(value, dict):
+        for k, v in value.items():
+            p = f"{path}/{k}"
+            if "attachment" in k and isinstance(v, str):
+                yield p, v
+            elif "attachment" in k and isinstance(v, list):
+                yield from ((f"{p}/{i}", x) for i, x in enumerate(v) if isinstance(x, str))
+            else:
+                yield from _attachment_refs(v, p)
+    elif isinstance(value, list):
+        for i, v in enumerate(value):
+            yield from _attachment_refs(v, f"{path}/{i}")
+
+
+def _check_attachments(s: Session, case_id: str, data: dict) -> None:
+    from .models import Attachment
+
+    refs = list(_attachment_refs(data))
+    if not refs:
+        return
+    known = set(s.scalars(sa.select(Attachment.sha256).where(Attachment.case_id == case_id,
+                                                             Attachment.sha256.in_({r for _, r in refs}))))
+    errors = [{"field": p, "message": "no attachment with this id was uploaded to this case"}
+              for p, r in refs if r not in known]
+    if errors:
+        raise InvalidFormData("the form refers to files that are not attached to this case", errors)

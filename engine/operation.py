@@ -1,0 +1,320 @@
+"""One transaction's work on one or more cases: load (locked), act, route thrown messages, persist.
+
+load → check → act → persist (state, inbox, timers, message subscriptions, notifications, history). On any
+error the caller's transaction rolls back and the in-memory workflows are thrown away.
+"""
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import uuid
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from sqlalchemy.orm.exc import StaleDataError
+from SpiffWorkflow.bpmn import BpmnEvent, BpmnWorkflow
+from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  # spiff class: equality is by class
+from SpiffWorkflow.exceptions import SpiffWorkflowException
+from SpiffWorkflow.util.task import TaskState
+
+from . import history
+from .actors import Actor
+from .errors import Conflict, NotFound, ProcessError
+from .models import Case, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
+from .sandbox import SandboxViolation, ScriptTimeout
+from .workflow_state import (
+    all_tasks,
+    due_date,
+    end_event_reached,
+    pending_events,
+    properties,
+    ready_human_tasks,
+    snapshot,
+)
+
+
+if TYPE_CHECKING:
+    from .services import Engine
+
+#: a message cascade (case throws → starts/wakes case → throws …) longer than this is a diagram loop
+MAX_CASCADE = 50
+
+
+class _Loaded:
+    """A case in the middle of an operation: its row, its live workflow and the 'before' snapshot."""
+
+    def __init__(self, row: Case, wf: BpmnWorkflow, definition: ProcessDefinition):
+        self.row, self.wf, self.definition = row, wf, definition
+        self.before = snapshot(wf)
+        self.next_seq: int | None = None  # history sequence, read lazily from the event table
+
+
+class _Operation:
+    """One transaction's work across one or more cases (a message may start or wake other cases)."""
+
+    def __init__(self, engine: Engine, session: Session, actor: Actor):
+        self.engine, self.s, self.actor = engine, session, actor
+        self.loaded: dict[str, _Loaded] = {}
+        self.dirty: dict[str, None] = {}  # cases run in this operation and not yet saved (ordered)
+        self.cascade = 0
+
+    # -- loading and starting ----------------------------------------------------------------------
+    def load(self, case_id: str) -> _Loaded:
+        if case_id in self.loaded:
+            return self.loaded[case_id]
+        stmt = sa.select(Case).where(Case.id == case_id)
+        if not self.engine.db.is_sqlite:
+            stmt = stmt.with_for_update(of=Case)
+        row = self.s.scalar(stmt)
+        if row is None:
+            raise NotFound(f"case {case_id} does not exist", case_id=case_id)
+        wf = self.engine._deserialize(row)
+        loaded = self.loaded[case_id] = _Loaded(row, wf, row.definition)
+        return loaded
+
+    def start(self, definition: ProcessDefinition, organisation_id, data, business_key, parent_case_id) -> str:
+        case_id = str(uuid.uuid4())
+        now = utcnow()
+        business_key = business_key or f"{definition.key.upper()}-{now:%Y%m%d}-{case_id[:8]}"
+        wf = self.engine._new_workflow(definition)
+        row = Case(id=case_id, definition_id=definition.id, process_key=definition.key,
+                   organisation_id=organisation_id, business_key=business_key, parent_case_id=parent_case_id,
+                   status="running", outcome=None, state="", started_by=self.actor.username,
+                   created_at=now, updated_at=now, ended_at=None)
+        row.definition = definition
+        self.s.add(row)
+        self.s.flush()  # the row must exist before history and index rows point at it
+        loaded = self.loaded[case_id] = _Loaded(row, wf, definition)
+        loaded.next_seq = 1
+        engine_vars = {"case_id": case_id, "organisation_id": organisation_id, "business_key": business_key,
+                       "started_at": now.isoformat(), "parent_case_id": parent_case_id}
+        history.record(self.s, loaded, self.actor, "case.started", data={
+            "process_key": definition.key, "version": definition.version, "organisation_id": organisation_id,
+            "business_key": business_key, "parent_case_id": parent_case_id, "data": data})
+        start = wf.task_tree
+        start.data.update(engine_vars)
+        if definition.start_message is None:
+            start.data.update(data)
+            self.run(loaded, lambda: None)
+        else:
+            def deliver():
+                wf.do_engine_steps()
+                wf.send_event(BpmnEvent(MessageEventDefinition(definition.start_message), dict(data)))
+            self.run(loaded, deliver)
+        return case_id
+
+    # -- acting ------------------------------------------------------------------------------------
+    def run(self, loaded: _Loaded, action) -> None:
+        """Run ``action`` then engine steps, repeating timer refresh until nothing more fires (cycle timers
+        fire at most once per refresh). Any failure becomes a ProcessError naming the element."""
+        wf = loaded.wf
+        self.dirty[loaded.row.id] = None
+        try:
+            action()
+            for _ in range(1000):
+                before = snapshot(wf)
+                wf.refresh_timers()
+                wf.do_engine_steps()
+                if snapshot(wf) == before:
+                    break
+        except (SandboxViolation, ScriptTimeout) as exc:
+            raise ProcessError(str(exc), case_id=loaded.row.id) from exc
+        except SpiffWorkflowException as exc:
+            raise _process_error(exc, loaded.row.id) from exc
+
+    def record_completion(self, loaded: _Loaded, task, role: str, data: dict, old: dict,
+                          signature: dict | None = None) -> None:
+        changes = {k: {"old": old.get(k), "new": v} for k, v in data.items() if old.get(k) != v}
+        recorded = {"submitted": data, "changes": changes}
+        # the "why": a form field named reason / *_reason (e.g. the committee's decision_reason)
+        reasons = {k: v for k, v in data.items() if (k == "reason" or k.endswith("_reason")) and v}
+        if reasons:
+            recorded["reason"] = "; ".join(str(v) for v in reasons.values())
+        if signature is not None:
+            recorded["signature"] = signature
+        history.record(self.s, loaded, self.actor, "task.completed", task=task, role=role, data=recorded)
+
+    def route(self, name: str, payload: dict, *, organisation_id, case_id, parent: _Loaded | None,
+              allow_start: bool = True) -> list[str]:
+        """Send a message to the cases waiting for it (by case id or organisation), else start the
+        process that a message start event of this name begins. Returns the receiving case ids."""
+        self.cascade += 1
+        if self.cascade > MAX_CASCADE:
+            raise ProcessError(f"message cascade longer than {MAX_CASCADE} (a diagram loop?) at '{name}'")
+        stmt = sa.select(MessageSubscription.case_id).where(MessageSubscription.name == name)
+        if case_id:
+            stmt = stmt.where(MessageSubscription.case_id == case_id)
+        elif organisation_id is not None:
+            stmt = stmt.where(MessageSubscription.organisation_id == organisation_id)
+        else:
+            stmt = stmt.where(sa.false())
+        waiting = [c for c in dict.fromkeys(self.s.scalars(stmt)) if parent is None or c != parent.row.id]
+        receivers = []
+        for target_id in waiting:
+            target = self.load(target_id)
+            if target.row.status != "running":
+                continue
+            self.run(target, lambda: target.wf.send_event(BpmnEvent(MessageEventDefinition(name), payload)))
+            history.record(self.s, target, self.actor, "message.received",
+                           data={"message": name, "payload": payload,
+                                 "from_case_id": parent.row.id if parent else None})
+            receivers.append(target_id)
+        if receivers or not allow_start:
+            return receivers
+        if not name:
+            return []
+        starter = self.s.scalar(sa.select(ProcessDefinition).where(ProcessDefinition.start_message == name)
+                                .order_by(ProcessDefinition.version.desc()).limit(1))
+        if starter is None:
+            return []
+        org = parent.row.organisation_id if parent else organisation_id
+        new_id = self.start(starter, org, payload, None, parent_case_id=parent.row.id if parent else case_id)
+        if parent is not None:
+            history.record(self.s, parent, self.actor, "case.linked_started",
+                           data={"message": name, "case_id": new_id, "process_key": starter.key})
+        return [new_id]
+
+    # -- persisting --------------------------------------------------------------------------------
+    def finish(self) -> None:
+        """Route thrown messages, then persist every touched case: history diff, indexes, state."""
+        while self.dirty:
+            case_id = next(iter(self.dirty))
+            del self.dirty[case_id]
+            loaded = self.loaded[case_id]
+            for event in loaded.wf.get_events():
+                # only messages leave a case; a terminate end event (also reported here) must not be routed
+                if not isinstance(event.event_definition, MessageEventDefinition) or not event.event_definition.name:
+                    continue
+                self.route(event.event_definition.name, dict(event.payload or {}),
+                           organisation_id=loaded.row.organisation_id, case_id=None, parent=loaded)
+            self._save(loaded)  # a case woken again by the cascade is simply saved again
+        try:
+            self.s.flush()
+        except StaleDataError as exc:
+            raise Conflict("the case was changed by someone else meanwhile; reload and try again") from exc
+
+    def _save(self, loaded: _Loaded) -> None:
+        wf, row, now = loaded.wf, loaded.row, utcnow()
+        history.record_diff(self.s, loaded, self.actor, snapshot(wf))
+        timers, messages = pending_events(wf)
+        ready = ready_human_tasks(wf)
+        self._notify_fired(loaded, now)
+        self._write_inbox(loaded, ready, timers, now)
+        self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id))
+        self.s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id))
+        for t in timers:
+            self.s.add(Timer(case_id=row.id, task_id=str(t.task.id), element_id=t.task.task_spec.bpmn_id,
+                             name=t.task.task_spec.bpmn_name, kind=t.kind, due_at=t.due_at,
+                             attached_to=str(t.attached_to.id) if t.attached_to is not None else None,
+                             interrupting=t.interrupting))
+        for m in messages:
+            self.s.add(MessageSubscription(case_id=row.id, organisation_id=row.organisation_id,
+                                           task_id=str(m.task.id), element_id=m.task.task_spec.bpmn_id, name=m.name))
+        if wf.completed and row.status == "running":
+            row.status, row.outcome, row.ended_at = "completed", end_event_reached(wf), now
+            history.record(self.s, loaded, self.actor, "case.ended", data={"outcome": row.outcome})
+        row.state = self.engine.serializer.dump_state(wf)
+        row.updated_at = now
+
+    def _notify_fired(self, loaded: _Loaded, now) -> None:
+        """A timer on a person's task fired (reminder or deadline): put a notification in the outbox for
+        whoever holds the task (claimer, else diagram assignee, else everyone with the role)."""
+        from .models import Notification
+
+        row = loaded.row
+        for timer in self.s.scalars(sa.select(Timer).where(Timer.case_id == row.id, Timer.attached_to.isnot(None))):
+            task = loaded.wf.get_task_from_id(uuid.UUID(timer.task_id))
+            if task is None or task.state != TaskState.COMPLETED:
+                continue
+            human = self.s.get(HumanTask, timer.attached_to)
+            if human is None:
+                continue
+            recipient = human.claimed_by or human.assignee or f"role:{human.role}"
+            kind = "deadline" if timer.interrupting else "reminder"
+            self.s.add(Notification(
+                case_id=row.id, task_id=human.id, organisation_id=row.organisation_id, recipient=recipient,
+                kind=kind, created_at=now,
+                subject=f"{timer.name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
+                body=(f"The task '{human.name or human.element_id}' of case {row.business_key} "
+                      f"{'reached its deadline' if timer.interrupting else 'is waiting for you'} "
+                      f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
+
+    def _write_inbox(self, loaded: _Loaded, ready, timers, now) -> None:
+        row = loaded.row
+        existing = {h.id: h for h in self.s.scalars(
+            sa.select(HumanTask).where(HumanTask.case_id == row.id, HumanTask.status == "ready"))}
+        for task in ready:
+            tid = str(task.id)
+            props = properties(task.task_spec)
+            h = existing.pop(tid, None)
+            if h is None:
+                h = HumanTask(id=tid, case_id=row.id, organisation_id=row.organisation_id,
+                              process_key=task.workflow.spec.name, element_id=task.task_spec.bpmn_id,
+                              name=task.task_spec.bpmn_name, role=task.task_spec.lane, status="ready",
+                              created_at=now, form=props.get("formJsonSchemaFilename"),
+                              ui_form=props.get("formUiSchemaFilename"),
+                              signature_meaning=props.get("signatureMeaning"))
+                h.assignee = self._assignee(loaded, task, props)
+                h.priority = int(props.get("priority", 0) or 0)
+                self.s.add(h)
+            due = due_date(task, timers)
+            if due is not None:  # a fired escalation timer leaves the task overdue, not undated
+                h.due_at = due
+        for h in existing.values():  # no longer ready: completed by this operation, or cancelled
+            task = loaded.wf.get_task_from_id(uuid.UUID(h.id))
+            h.status = "completed" if task is not None and task.state == TaskState.COMPLETED else "cancelled"
+            h.completed_at = now
+            if h.status == "completed":
+                h.completed_by = self.actor.username
+
+    def _assignee(self, loaded: _Loaded, task, props) -> str | None:
+        expr = props.get("assignee")
+        if not expr:
+            return None
+        try:
+            value = self.engine.script_engine.evaluate(task, expr)
+        except Exception as exc:
+            raise _process_error(exc, loaded.row.id, f"assignee expression '{expr}' failed") from exc
+        return str(value) if value else None
+
+
+# -- module helpers ----------------------------------------------------------------------------------
+
+def _latest_data(wf) -> dict:
+    """The case's current variables: the data carried by its live frontier (ready, waiting, running
+    elements — each holds what its branch knows now, sub-processes included); for an ended case, the
+    data of the end events it reached."""
+    live = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+    frontier = [t for t in all_tasks(wf) if t.state in live and getattr(t.task_spec, "bpmn_id", None)]
+    if not frontier:
+        frontier = [t for t in all_tasks(wf)
+                    if t.state == TaskState.COMPLETED and type(t.task_spec).__name__ == "EndEvent"]
+    merged: dict = {}
+    for task in frontier:
+        merged.update(task.data)
+    return merged
+
+
+def _public_data(data: dict) -> dict:
+    return {k: v for k, v in data.items() if not k.startswith("_")}
+
+
+def _process_error(exc: Exception, case_id: str, prefix: str | None = None) -> ProcessError:
+    """Turn a SpiffWorkflow failure into a ProcessError naming the element, line and sandbox refusal."""
+    task = getattr(exc, "task", None)
+    spec = getattr(task, "task_spec", None)
+    inner, seen = exc, set()
+    while inner is not None and id(inner) not in seen and not isinstance(inner, (SandboxViolation, ScriptTimeout)):
+        seen.add(id(inner))
+        inner = inner.__cause__ or inner.__context__
+    message = str(inner) if inner is not None else str(exc).splitlines()[0]
+    if prefix:
+        message = f"{prefix}: {message}"
+    details = {"case_id": case_id}
+    if spec is not None and getattr(spec, "bpmn_id", None):
+        details.update(element_id=spec.bpmn_id, element_name=spec.bpmn_name)
+    if getattr(exc, "line_number", None):
+        details["line"] = exc.line_number
+    if inner is not None:
+        details["sandbox"] = type(inner).__name__
+    return ProcessError(message, **details)
