@@ -90,8 +90,10 @@ def create_app(config: dict | None = None) -> Flask:
     api.spec.components.security_scheme("session", {"type": "apiKey", "in": "cookie", "name": "session"})
     api.spec.options["security"] = [{"bearer": []}, {"session": []}]
     from .resources import register
+    from .web import bp as web_pages
 
     register(api, app)
+    app.register_blueprint(web_pages)  # staff web pages (docs/web-ui.md)
 
     @app.before_request
     def _authenticate_first():

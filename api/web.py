@@ -1,0 +1,39 @@
+"""Staff web pages: server-rendered shells whose vanilla JavaScript calls the REST API (same origin, session
+cookie). No data is rendered on the server: every page reads what it shows from /api, so what a user sees is
+exactly what the API lets them see. Vendored libraries (api/static/vendor/) carry their licences."""
+from __future__ import annotations
+
+from flask import Blueprint, make_response, render_template
+
+bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
+
+#: scripts only from this origin; inline styles are needed by json-editor and bpmn-js (they set style attributes)
+_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+        "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
+
+
+def _page(template: str, **context):
+    response = make_response(render_template(f"web/{template}", **context))
+    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    response.headers["Referrer-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+@bp.get("/")
+def inbox():
+    """Sign-in, then the inbox."""
+    return _page("inbox.html", page="inbox")
+
+
+@bp.get("/tasks/<task_id>")
+def task(task_id: str):
+    """A task: its form, rendered from the form's JSON Schema, and Submit."""
+    return _page("task.html", page="task", task_id=task_id)
+
+
+@bp.get("/cases/<case_id>")
+def case(case_id: str):
+    """A case: status, diagram with what is done, and its history."""
+    return _page("case.html", page="case", case_id=case_id)
