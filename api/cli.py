@@ -32,7 +32,8 @@ def serve(host, port, debug, scheduler):
 
         timer_scheduler = TimerScheduler(app.extensions["accredit"].engine).start()
         click.echo(f"accredit: timer scheduler running; next wake-up {timer_scheduler.next_wakeup()}")
-    click.echo(f"accredit: database {database_url()}; serving on http://{host}:{port}/api/health")
+    click.echo(f"accredit: database {database_url()}")
+    click.echo(f"accredit: open http://{host}:{port}/ (inbox); the API is described at http://{host}:{port}/api/docs")
     try:
         app.run(host=host, port=port, debug=debug, use_reloader=False)
     finally:
