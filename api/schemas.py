@@ -42,6 +42,7 @@ class TokenSchema(Schema):
 class TaskSchema(Schema):
     id = fields.String()
     case_id = fields.String()
+    business_key = fields.String(allow_none=True, metadata={"description": "the case's business key (in lists)"})
     process_key = fields.String()
     element_id = fields.String(metadata={"description": "BPMN element id of the user task"})
     name = fields.String(allow_none=True)

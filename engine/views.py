@@ -27,6 +27,7 @@ class TaskView:
     created_at: datetime
     completed_at: datetime | None = None
     completed_by: str | None = None
+    business_key: str | None = None  # the case's, filled in by list queries that join it
 
     @property
     def overdue(self) -> bool:

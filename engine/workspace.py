@@ -156,7 +156,12 @@ class Workspace:
             total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
             rows = s.scalars(stmt.order_by(*SORTS[sort], HumanTask.id)
                              .offset((page - 1) * per_page).limit(per_page)).all()
-            return Page([TaskView.of(r) for r in rows], total, page, per_page)
+            keys = dict(s.execute(sa.select(Case.id, Case.business_key)
+                                  .where(Case.id.in_({r.case_id for r in rows}))).all())
+            items = [TaskView.of(r) for r in rows]
+            for item in items:
+                item.business_key = keys.get(item.case_id)
+            return Page(items, total, page, per_page)
 
     def task_for(self, actor: Actor, task_id: str) -> TaskView:
         with self.db.read() as s:

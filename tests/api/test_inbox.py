@@ -109,3 +109,11 @@ def test_overdue_filter_follows_the_clock(api):
         assert _ids(alice.get("/api/tasks?overdue=true")) == []
         case = api.client("coordinator").get(f"/api/cases/{item['case_id']}").get_json()
         assert (case["status"], case["outcome"]) == ("completed", "ended_lapsed")
+
+
+def test_inbox_items_carry_their_case_business_key(api):
+    [review] = _reviews(api, 1)
+    carol = api.client("coordinator")
+    [item] = carol.get("/api/tasks").get_json()["items"]
+    case = carol.get(f"/api/cases/{item['case_id']}").get_json()
+    assert item["id"] == review and item["business_key"] == case["business_key"]

@@ -69,6 +69,7 @@
   }
 
   async function businessKeys(tasks) {
+    tasks.forEach((t) => { if (t.business_key) caseKeys.set(t.case_id, t.business_key); });
     const missing = [...new Set(tasks.map((t) => t.case_id))].filter((id) => !caseKeys.has(id));
     await Promise.all(missing.map(async (id) => {
       const c = await api('GET', `/api/cases/${encodeURIComponent(id)}`);
