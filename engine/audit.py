@@ -15,7 +15,7 @@ from datetime import datetime
 import sqlalchemy as sa
 
 from . import chain, history
-from .access import case_visible
+from .access import case_visible, sees_all_cases
 from .actors import Actor
 from .db import Database
 from .errors import InvalidFormData, NotFound
@@ -113,8 +113,32 @@ def signature_view(e: Event) -> dict | None:
 class Audit:
     """Read side of the event log for one database. ``actor`` None = a trusted caller (the CLI)."""
 
-    def __init__(self, db: Database, identity=None):
-        self.db, self.identity = db, identity
+    def __init__(self, db: Database, identity=None, engine=None):
+        self.db, self.identity, self.engine = db, identity, engine
+
+    def _redactor(self, actor: Actor | None, case: Case):
+        """For a laboratory or an inspector, submitted form data is cut to what the diagram shares with
+        them (the same rule as the case's data: lanes, shareWith, shareVariables). Staff see everything;
+        the stored events (and their hashes) are never touched."""
+        if actor is None or sees_all_cases(actor) or self.engine is None:
+            return lambda d: d
+        allowed = self.engine.visible_variables(case.definition, actor.roles)
+
+        def redact(event: dict) -> dict:
+            data = event.get("data")
+            if event["action"] == "task.completed" and isinstance(data, dict):
+                data = dict(data)
+                for part in ("submitted", "changes"):
+                    if isinstance(data.get(part), dict):
+                        kept = {k: v for k, v in data[part].items() if k in allowed}
+                        if len(kept) != len(data[part]):
+                            data["redacted"] = True
+                        data[part] = kept
+                if data.get("redacted"):
+                    data.pop("reason", None)
+                event = {**event, "data": data}
+            return event
+        return redact
 
     def _case(self, s, actor: Actor | None, case_id: str) -> Case:
         row = s.get(Case, case_id)
@@ -145,10 +169,10 @@ class Audit:
         if since is not None and until is not None and until <= since:
             raise InvalidFormData("the time range is empty", [{"field": "/until", "message": "must be after since"}])
         with self.db.read() as s:
-            self._case(s, actor, case_id)
+            redact = self._redactor(actor, self._case(s, actor, case_id))
             total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
             rows = s.scalars(stmt.order_by(Event.seq).offset((page - 1) * per_page).limit(per_page)).all()
-            return HistoryPage([history.as_dict(e) for e in rows], total, page, per_page)
+            return HistoryPage([redact(history.as_dict(e)) for e in rows], total, page, per_page)
 
     def events(self, actor: Actor | None, case_id: str) -> list[Event]:
         with self.db.read() as s:
@@ -217,9 +241,11 @@ class Audit:
     def record(self, actor: Actor | None, case_id: str) -> dict:
         """Everything an inspector receives: summary, verification, signatures, every event with its hashes."""
         events = self.events(actor, case_id)
+        with self.db.read() as s:
+            redact = self._redactor(actor, self._case(s, actor, case_id))
         return {"case": self.summary(actor, case_id), "verification": verify_chain(self.db, case_id),
                 "signatures": [v for v in map(signature_view, events) if v is not None],
-                "events": [history.as_dict(e) for e in events],
+                "events": [redact(history.as_dict(e)) for e in events],
                 "exported_at": chain.iso_utc(utcnow()), "exported_by": actor.username if actor else "system"}
 
     def export(self, actor: Actor | None, case_id: str, fmt: str) -> tuple[bytes, str, str]:

@@ -27,7 +27,7 @@ blp = Blueprint("audit", __name__, url_prefix="/api/cases", description="Audit t
 
 def _audit() -> Audit:
     svc = services()
-    return Audit(svc.db, svc.identity)
+    return Audit(svc.db, svc.identity, svc.engine)
 
 
 @blp.get("/<case_id>/history")
