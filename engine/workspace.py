@@ -171,6 +171,18 @@ class Workspace:
             self._task_case(actor, row, s)
             return TaskView.of(row)
 
+    def task_form_for(self, actor: Actor, task_id: str) -> dict:
+        """The task's form; its current values only for someone who may act on the task (or staff)."""
+        form = self.engine.task_form(task_id)
+        if not sees_all_cases(actor):
+            with self.db.read() as s:
+                row = s.get(HumanTask, task_id)
+                may_act = bool(s.scalar(sa.select(sa.func.count(HumanTask.id)).where(
+                    HumanTask.id == task_id, actionable_tasks(actor)))) if row is not None else False
+            if not may_act:
+                form["data"] = {}
+        return form
+
     def claim(self, task_id: str, actor: Actor) -> TaskView:
         with self.db.write() as s:
             task, case = self._task_to_act_on(s, task_id, actor)

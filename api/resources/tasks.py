@@ -31,7 +31,7 @@ def get_task(task_id):
     svc = services()
     task = svc.workspace.task_for(current_actor(), task_id)
     detail = {k: getattr(task, k) for k in TaskSchema().fields if hasattr(task, k)}
-    detail["form"] = svc.engine.task_form(task_id)
+    detail["form"] = svc.workspace.task_form_for(current_actor(), task_id)
     return detail
 
 

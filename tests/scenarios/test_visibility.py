@@ -38,3 +38,20 @@ def test_history_shows_a_laboratory_only_the_submissions_shared_with_it(drive):
     [decision] = submitted("alice", "committee_decision")  # shared with the laboratory
     assert decision["submitted"]["decision"] == "grant" and "redacted" not in decision
     assert audit.verify(drive.people["alice"], case.id)["ok"]  # what is stored is untouched
+
+
+def test_a_task_form_shows_current_values_only_to_those_who_may_act_on_it(drive):
+    from .forms_data import form
+    from .test_accreditation import to_desk_review
+
+    case = to_desk_review(drive)
+    drive.do(case.id, "desk_review", "carol")
+    drive.do(case.id, "schedule_inspection", "carol")
+    drive.do(case.id, "confirm_inspection_dates", "alice")
+    drive.do(case.id, "assign_inspectors", "carol")
+    drive.do(case.id, "declare_conflict_of_interest", "lead", data=form(
+        "declare_conflict_of_interest", conflict_of_interest=True, coi_details="consulted for the lab"))
+    drive.do(case.id, "declare_conflict_of_interest", "insp2")
+    reassign = drive.task(case.id, "assign_inspectors")  # back to the coordinator, with the old team filled in
+    assert drive.workspace.task_form_for(drive.people["carol"], reassign.id)["data"]["team_leader"] == "insp.lead"
+    assert drive.workspace.task_form_for(drive.people["alice"], reassign.id)["data"] == {}
