@@ -149,6 +149,8 @@ class AssignSchema(Schema):
 class CommentCreateSchema(Schema):
     body = fields.String(required=True, validate=validate.Length(min=1, max=10_000))
     task_id = fields.String(load_default=None)
+    internal = fields.Boolean(load_default=False, metadata={
+        "description": "a staff-only note: never shown to the laboratory or inspectors (staff only)"})
 
 
 class CommentSchema(Schema):
@@ -159,6 +161,7 @@ class CommentSchema(Schema):
     author_name = fields.String(allow_none=True)
     body = fields.String()
     created_at = fields.DateTime()
+    internal = fields.Boolean()
 
 
 class AttachmentSchema(Schema):

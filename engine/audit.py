@@ -126,6 +126,8 @@ class Audit:
 
         def redact(event: dict) -> dict:
             data = event.get("data")
+            if event["action"] == "comment.added" and isinstance(data, dict) and data.get("internal"):
+                return {**event, "data": {"internal": True, "redacted": True}}
             if event["action"] == "task.completed" and isinstance(data, dict):
                 data = dict(data)
                 for part in ("submitted", "changes"):

@@ -246,6 +246,8 @@ class Comment(Base):
     author_name: Mapped[str | None] = mapped_column(sa.String(400))
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
+    #: staff-only note: never shown to the laboratory or to inspectors
+    internal: Mapped[bool] = mapped_column(default=False, server_default=sa.false())
 
 
 class Attachment(Base):

@@ -258,7 +258,12 @@ class Workspace:
         return task, case
 
     # -- comments ------------------------------------------------------------------------------------
-    def add_comment(self, case_id: str, actor: Actor, body: str, task_id: str | None = None) -> dict:
+    def add_comment(self, case_id: str, actor: Actor, body: str, task_id: str | None = None,
+                    internal: bool = False) -> dict:
+        """A comment on a case (or one of its tasks). ``internal``: a staff-only note, which only staff may
+        write and read (the laboratory and inspectors never see it, not even in the history)."""
+        if internal and not sees_all_cases(actor):
+            raise Forbidden("only accreditation staff write internal notes")
         body = (body or "").strip()
         if not body or len(body) > MAX_COMMENT:
             raise InvalidFormData("a comment needs text", [{"field": "/body",
@@ -272,17 +277,19 @@ class Workspace:
                 if task is None or task.case_id != case_id:
                     raise InvalidFormData("no such task in this case", [{"field": "/task_id", "message": "unknown"}])
             c = Comment(case_id=case_id, task_id=task_id, author=actor.username, author_name=actor.printed_name,
-                        body=body, created_at=utcnow())
+                        body=body, created_at=utcnow(), internal=internal)
             s.add(c)
             s.flush()
-            history.record(s, _CaseRef(case), actor, "comment.added", data={"comment_id": c.id, "task_id": task_id,
-                                                                           "body": body})
+            history.record(s, _CaseRef(case), actor, "comment.added",
+                           data={"comment_id": c.id, "task_id": task_id, "body": body, "internal": internal})
             return _comment(c)
 
     def comments(self, case_id: str, actor: Actor, task_id: str | None = None) -> list[dict]:
         with self.db.read() as s:
             self._visible_case(actor, case_id, s)
             stmt = sa.select(Comment).where(Comment.case_id == case_id)
+            if not sees_all_cases(actor):
+                stmt = stmt.where(Comment.internal.is_(False))
             if task_id:
                 stmt = stmt.where(Comment.task_id == task_id)
             return [_comment(c) for c in s.scalars(stmt.order_by(Comment.created_at, Comment.id))]
@@ -355,7 +362,7 @@ class Workspace:
 
 def _comment(c: Comment) -> dict:
     return {"id": c.id, "case_id": c.case_id, "task_id": c.task_id, "author": c.author,
-            "author_name": c.author_name, "body": c.body, "created_at": c.created_at}
+            "author_name": c.author_name, "body": c.body, "created_at": c.created_at, "internal": bool(c.internal)}
 
 
 def _attachment(r: Attachment) -> AttachmentView:

@@ -58,7 +58,8 @@ def list_comments(case_id):
 @blp.response(201, CommentSchema)
 def add_comment(args, case_id):
     """Comment on a case (or one of its tasks with task_id)."""
-    return services().workspace.add_comment(case_id, current_actor(), args["body"], args["task_id"])
+    return services().workspace.add_comment(case_id, current_actor(), args["body"], args["task_id"],
+                                            internal=args["internal"])
 
 
 @blp.get("/<case_id>/attachments")

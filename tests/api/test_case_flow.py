@@ -108,3 +108,13 @@ def test_comments_on_case_and_task(api):
     assert fields_of(assert_problem(carol.post(f"/api/cases/{case['id']}/comments", json={"body": ""}), 422)) \
         == {"/body"}
     assert [e["action"] for e in alice.get(f"/api/cases/{case['id']}/history").get_json()].count("comment.added") == 2
+
+
+def test_internal_notes_over_http(api):
+    case = api.start("applicant_a")
+    carol, alice = api.client("coordinator"), api.client("applicant_a")
+    r = carol.post(f"/api/cases/{case['id']}/comments", json={"body": "staff only", "internal": True})
+    assert r.status_code == 201 and r.get_json()["internal"] is True
+    assert carol.post(f"/api/cases/{case['id']}/comments", json={"body": "to the lab"}).status_code == 201
+    assert [c["body"] for c in alice.get(f"/api/cases/{case['id']}/comments").get_json()] == ["to the lab"]
+    assert alice.post(f"/api/cases/{case['id']}/comments", json={"body": "x", "internal": True}).status_code == 403

@@ -442,3 +442,22 @@ def test_inspector_sees_only_cases_assigned_to_them(db, engine, ident, who, tmp_
     assert done.status == "completed"
     # once involved, the inspector keeps seeing the case
     assert [c.id for c in ws.list_cases(ivan).items] == [case.id]
+
+
+def test_internal_notes_are_for_staff_only(db, engine, ident, who, tmp_path):
+    from engine.audit import Audit
+
+    engine.deploy(two_step())
+    ws = Workspace(db, engine, ident, tmp_path / "files")
+    case = start(ws, who)
+    carol = next(a for a in who.values() if "coordinator" in a.roles)
+    alice = who["alice"]
+    ws.add_comment(case.id, carol, "Lab looks understaffed; check at inspection", internal=True)
+    ws.add_comment(case.id, carol, "Please upload the QMS manual")
+    with pytest.raises(Forbidden):
+        ws.add_comment(case.id, alice, "secret", internal=True)
+    assert [c["body"] for c in ws.comments(case.id, carol)] == ["Lab looks understaffed; check at inspection",
+                                                                "Please upload the QMS manual"]
+    assert [c["body"] for c in ws.comments(case.id, alice)] == ["Please upload the QMS manual"]
+    lab_history = Audit(db, engine=engine).history(alice, case.id, action="comment.added").items
+    assert [e["data"].get("body") for e in lab_history] == [None, "Please upload the QMS manual"]
