@@ -36,6 +36,8 @@ from .workflow_state import (
 if TYPE_CHECKING:
     from .services import Engine
 
+#: PostgreSQL channel on which committed operations tell standalone schedulers to re-arm
+TIMERS_CHANNEL = "accredit_timers"
 #: a message cascade (case throws → starts/wakes case → throws …) longer than this is a diagram loop
 MAX_CASCADE = 50
 
@@ -192,6 +194,9 @@ class _Operation:
             self.s.flush()
         except StaleDataError as exc:
             raise Conflict("the case was changed by someone else meanwhile; reload and try again") from exc
+        if not self.engine.db.is_sqlite:
+            # delivered at commit to every `accredit scheduler` listening: timers may have changed
+            self.s.execute(sa.text(f"NOTIFY {TIMERS_CHANNEL}"))
 
     def _save(self, loaded: _Loaded) -> None:
         wf, row, now = loaded.wf, loaded.row, utcnow()

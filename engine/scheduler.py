@@ -7,9 +7,9 @@ never fires twice even with several schedulers on one PostgreSQL). After downtim
 runs at once, firing every overdue timer in due order.
 
 In the same process as the API (``accredit serve``) the engine tells the scheduler whenever a write may have
-changed the pending timers, so the wake-up is exact. A standalone scheduler (``accredit scheduler``) learns
-of timers created by other processes by re-reading ``min(due_at)`` every ``resync_seconds`` (one indexed
-query), so a new timer that is due sooner than that is fired at most that late.
+changed the pending timers, so the wake-up is exact. A standalone scheduler (``accredit scheduler``) on
+PostgreSQL LISTENs on ``accredit_timers``, which every committed operation NOTIFYs — exact as well; on SQLite
+it re-reads ``min(due_at)`` every ``resync_seconds`` (one indexed query), which is also the safety net.
 """
 from __future__ import annotations
 
@@ -53,6 +53,9 @@ class TimerScheduler:
             jobstores={"default": store, "local": MemoryJobStore()}, timezone=timezone.utc,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._lock = threading.Lock()
+        self._stopping = threading.Event()
+        self._listener: threading.Thread | None = None
+        self.rearmed = threading.Event()  # set after every re-arm (tests wait on it instead of sleeping)
         self.fired_batches = 0
         self.last_fire_at: datetime | None = None
         self.last_lateness: list[float] = []  # seconds between due time and firing, for the benchmark
@@ -65,10 +68,36 @@ class TimerScheduler:
         if self.resync_seconds:
             self._scheduler.add_job(self.rearm, "interval", seconds=self.resync_seconds, id="accredit-resync",
                                     jobstore="local", replace_existing=True)
+        if not self.engine.db.is_sqlite:
+            self._listener = threading.Thread(target=self._listen, name="accredit-timers-listen", daemon=True)
+            self._listener.start()
         self.fire()  # catch up on anything overdue, then arm for the next due time
         return self
 
+    def _listen(self) -> None:
+        """PostgreSQL: re-arm as soon as another process commits an operation (LISTEN/NOTIFY), so a timer
+        created by the API is as exact as one created here; the resync interval is only a safety net."""
+        import psycopg
+
+        from .operation import TIMERS_CHANNEL
+
+        url = self.engine.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+        while not self._stopping.is_set():
+            try:
+                with psycopg.connect(url, autocommit=True) as conn:
+                    conn.execute(f"LISTEN {TIMERS_CHANNEL}")
+                    self.rearm()  # anything committed before we listened
+                    while not self._stopping.is_set():
+                        for _ in conn.notifies(timeout=1.0, stop_after=1):
+                            self.rearm()
+            except Exception:
+                log.exception("timer notifications lost; reconnecting")
+                self._stopping.wait(5)
+
     def shutdown(self) -> None:
+        self._stopping.set()
+        if self._listener is not None:
+            self._listener.join(timeout=5)
         self._scheduler.shutdown(wait=True)
         _ACTIVE.pop(self.key, None)
 
@@ -85,16 +114,17 @@ class TimerScheduler:
             if due is None:
                 if current is not None:
                     self._scheduler.remove_job(JOB_ID)
+                self.rearmed.set()
                 return
             # a due time from SpiffWorkflow fires once the clock is strictly past it
             now = utcnow()
             run_at = max(due + timedelta(milliseconds=1), now)
             if self.engine.failed_timer_cases and due <= now:
                 run_at = now + timedelta(seconds=self.retry_seconds)  # a failing timer: retry later, no hot loop
-            if current is not None and abs((current - run_at).total_seconds()) < 0.001:
-                return
-            self._scheduler.add_job(_fire_job, "date", run_date=run_at, args=[self.key], id=JOB_ID,
-                                    replace_existing=True)
+            if current is None or abs((current - run_at).total_seconds()) >= 0.001:
+                self._scheduler.add_job(_fire_job, "date", run_date=run_at, args=[self.key], id=JOB_ID,
+                                        replace_existing=True)
+            self.rearmed.set()
 
     def fire(self) -> list[str]:
         started = utcnow()

@@ -251,3 +251,23 @@ def test_the_accredit_scheduler_command_fires_overdue_timers_and_stops_cleanly(t
     fired = [e["element_id"] for e in engine.history(case.id) if e["action"] == "timer.fired"]
     assert fired == ["remind", "lapse"]
     assert engine.get_case(case.id).outcome == "ended_lapsed"
+
+
+@pytest.mark.postgres
+def test_standalone_scheduler_on_postgresql_rearms_when_another_process_adds_a_timer(pg_db, actors):
+    """No polling: the other process's commit NOTIFYs, the scheduler re-arms for the earlier timer at once."""
+    api_side = Engine(pg_db)
+    api_side.deploy(timer_bundle())
+    sched = TimerScheduler(Engine(pg_db), resync_seconds=0).start()  # its own engine: nothing shared in memory
+    try:
+        assert sched.next_wakeup() is None
+        sched.rearmed.clear()
+        case = api_side.start_case("deadline", actors["applicant"], "lab-a")
+        reminder = api_side.next_timer_due()
+        deadline = datetime.now(timezone.utc) + timedelta(seconds=30)
+        while sched.next_wakeup() is None and datetime.now(timezone.utc) < deadline:
+            sched.rearmed.wait(1)
+            sched.rearmed.clear()
+        assert sched.next_wakeup() == reminder + timedelta(milliseconds=1), case.id
+    finally:
+        sched.shutdown()
