@@ -52,6 +52,7 @@ def _env_config() -> dict:
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    app.json.sort_keys = False  # forms keep their schema's field order on the page
     app.config.update(_env_config())
     app.config.update(config or {})
     if not app.config.get("SECRET_KEY"):

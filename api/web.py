@@ -33,7 +33,13 @@ def task(task_id: str):
     return _page("task.html", page="task", task_id=task_id)
 
 
+@bp.get("/cases")
+def cases():
+    """The cases the user may see, filtered by status and searched by business key."""
+    return _page("cases.html", page="cases")
+
+
 @bp.get("/cases/<case_id>")
 def case(case_id: str):
-    """A case: status, diagram with what is done, and its history."""
+    """A case: status, documents, comments, diagram with what is done, and its history."""
     return _page("case.html", page="case", case_id=case_id)

@@ -84,19 +84,18 @@ class Site:
         return r.get_json()
 
 
-@pytest.fixture(scope="module")
-def site(tmp_path_factory):
+def _serve(tmp_path_factory, bundles, **config):
     missing = _browser_missing()
     if missing:
         pytest.skip(f"browser tests need a browser: {missing}")
     directory = tmp_path_factory.mktemp("web")
-    app = create_app(app_config(directory))
+    app = create_app(app_config(directory, **config))
     if "web" not in app.blueprints:  # create_app registers the pages; kept for an app built without them
         from api.web import bp
 
         app.register_blueprint(bp)
     svc = app.extensions["accredit"]
-    for bundle in (two_step(), signed_bundle(), membership_bundle()):
+    for bundle in bundles:
         svc.engine.deploy(bundle, deployed_by="tests")
     svc.identity.create_organisation("lab-a", "Lab A")
     for username, roles, org in USERS.values():
@@ -113,7 +112,22 @@ def site(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def browser(site):
+def site(tmp_path_factory):
+    yield from _serve(tmp_path_factory, (two_step(), signed_bundle(), membership_bundle()))
+
+
+@pytest.fixture(scope="module")
+def shipped_site(tmp_path_factory):
+    """The shipped library (processes/, forms/) deployed at start-up, as `accredit serve` does; uploads are
+    limited to 200 000 bytes (tests/api/conftest.py app_config)."""
+    yield from _serve(tmp_path_factory, (), DEPLOY_SHIPPED=True)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    missing = _browser_missing()
+    if missing:
+        pytest.skip(f"browser tests need a browser: {missing}")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
@@ -148,7 +162,8 @@ class Page:
 
 
 @pytest.fixture
-def web(site, browser):
+def web(request, browser):
+    site = request.getfixturevalue("shipped_site" if "shipped_site" in request.fixturenames else "site")
     context = browser.new_context(viewport={"width": 1280, "height": 900})
     page = context.new_page()
     page.set_default_timeout(10_000)

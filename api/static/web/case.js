@@ -22,10 +22,66 @@
       return;
     }
     showCase(theCase);
+    document.getElementById('comment-form').addEventListener('submit', addComment);
     await Promise.all([
+      attachments(),
+      comments(),
       diagram(theCase, api('GET', `/api/cases/${enc}/history/elements`)),
       history(),
     ]);
+  }
+
+  async function attachments() {
+    const enc = encodeURIComponent(caseId);
+    const files = await api('GET', `/api/cases/${enc}/attachments`);
+    const rows = files.map((f) => el('tr', {dataset: {sha256: f.sha256}},
+      el('td', {}, el('a', {href: `/api/cases/${enc}/attachments/${encodeURIComponent(f.sha256)}`,
+        download: f.filename, title: `SHA-256 ${f.sha256}`}, f.filename)),
+      el('td', {}, f.content_type),
+      el('td', {class: 'nowrap'}, Accredit.size(f.size)),
+      el('td', {}, f.uploaded_by),
+      el('td', {class: 'nowrap'}, utc(f.uploaded_at))));
+    document.querySelector('#attachments tbody').replaceChildren(...rows);
+    document.getElementById('attachments').hidden = !files.length;
+    document.getElementById('attachments-empty').hidden = files.length > 0;
+  }
+
+  async function comments() {
+    const list = await api('GET', `/api/cases/${encodeURIComponent(caseId)}/comments`);
+    const items = list.map((c) => el('li', {dataset: {commentId: c.id}},
+      el('div', {class: 'comment-head'},
+        el('strong', {class: 'comment-author'}, c.author_name && c.author_name !== c.author
+          ? `${c.author_name} (${c.author})` : c.author),
+        ' · ', el('time', {datetime: c.created_at}, utc(c.created_at)),
+        c.task_id ? ' · on a task' : null),
+      el('p', {class: 'comment-body'}, c.body)));
+    document.getElementById('comments').replaceChildren(...items);
+    document.getElementById('comments-empty').hidden = list.length > 0;
+  }
+
+  async function addComment(event) {
+    event.preventDefault();
+    const body = document.getElementById('comment-body');
+    const error = document.getElementById('comment-error');
+    const button = document.getElementById('comment-submit');
+    error.hidden = true;
+    body.removeAttribute('aria-invalid');
+    button.disabled = true;
+    try {
+      await api('POST', `/api/cases/${encodeURIComponent(caseId)}/comments`, {body: body.value});
+      body.value = '';
+      await comments();
+      notice('Comment added.');
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      const details = (e.problem.errors || []).map((x) => `${x.field}: ${x.message}`).join('; ');
+      error.textContent = details && !e.message.includes(details) ? `${e.message} (${details})` : e.message;
+      error.hidden = false;
+      body.setAttribute('aria-invalid', 'true');
+      body.focus();
+    } finally {
+      button.disabled = false;
+    }
   }
 
   function showCase(c) {

@@ -41,7 +41,10 @@ const Accredit = (() => {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
-    const response = await fetch(path, init);
+    return handle(await fetch(path, init));
+  }
+
+  async function handle(response) {
     const type = response.headers.get('Content-Type') || '';
     const data = type.includes('json') ? await response.json() : null;
     if (response.ok) return data;
@@ -53,6 +56,29 @@ const Accredit = (() => {
       return new Promise(() => {});  // the page is going away
     }
     throw new ApiError(response.status, problem);
+  }
+
+  /** Upload one file to a case (multipart, field "file"). Resolves to the attachment record; rejects with an
+      ApiError carrying the problem document (422 type or size refused, 413 far too large, 409 case ended). */
+  async function upload(caseId, file) {
+    const data = new FormData();
+    data.append('file', file, file.name);
+    let response;
+    try {
+      response = await fetch(`/api/cases/${encodeURIComponent(caseId)}/attachments`,
+        {method: 'POST', credentials: 'same-origin', headers: {Accept: 'application/json'}, body: data});
+    } catch (e) {  // the server may close the connection on a body far over its limit
+      throw new ApiError(0, {detail: `the upload of ${file.name} failed (${e.message}); the file may be too large`});
+    }
+    return handle(response);
+  }
+
+  /** Size in bytes -> "12 KB". */
+  function size(bytes) {
+    if (bytes === undefined || bytes === null) return '';
+    if (bytes < 1024) return `${bytes} B`;
+    if (bytes < 1024 * 1024) return `${Math.round(bytes / 1024)} KB`;
+    return `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
   }
 
   /** The signed-in user (GET /api/me), shown in the header; null if nobody is signed in. */
@@ -122,5 +148,5 @@ const Accredit = (() => {
     }
   }
 
-  return {api, ApiError, me, showError, notice, carryNotice, utc, el, meta, signInUrl};
+  return {api, upload, ApiError, me, showError, notice, carryNotice, utc, size, el, meta, signInUrl};
 })();

@@ -10,25 +10,59 @@
   let task = null;
   let editor = null;
 
+  /** File types the server accepts (docs/api-guide.md, Attachments): a hint for the file chooser only. */
+  const ACCEPT = '.pdf,.png,.jpg,.jpeg,.txt,.csv,.docx,.xlsx,.odt,application/pdf,image/png,image/jpeg,text/plain,' +
+    'text/csv,application/vnd.openxmlformats-officedocument.wordprocessingml.document,' +
+    'application/vnd.openxmlformats-officedocument.spreadsheetml.sheet,application/vnd.oasis.opendocument.text';
+  /** sha256 -> attachment record of this task's case (filled at start, and by every upload). */
+  const files = new Map();
+
+  /** Local "$ref"s ("#/$defs/x", "#/definitions/x") replaced by a copy of what they point to: json-editor
+      does not know draft 2020-12's $defs. */
+  function inlineRefs(node, root, depth = 0) {
+    if (!node || typeof node !== 'object' || depth > 20) return node;
+    if (Array.isArray(node)) return node.map((n) => inlineRefs(n, root, depth));
+    let out = node;
+    const ref = typeof node.$ref === 'string' && node.$ref.match(/^#\/(\$defs|definitions)\/(.+)$/);
+    if (ref && root[ref[1]] && root[ref[1]][ref[2]]) {
+      const {$ref, ...rest} = node;
+      out = {...JSON.parse(JSON.stringify(root[ref[1]][ref[2]])), ...rest};
+      return inlineRefs(out, root, depth + 1);
+    }
+    const copy = {};
+    for (const [k, v] of Object.entries(out)) copy[k] = inlineRefs(v, root, depth);
+    return copy;
+  }
+
   /** A copy of the schema for the editor: selects without a default start empty ("choose…") rather than on
       their first value, so a decision is never pre-selected for the user. */
   function forEditor(schema) {
-    const copy = JSON.parse(JSON.stringify(schema));
-    delete copy.$schema;  // json-editor does not fetch meta-schemas; the server validates draft 2020-12
+    const copy = inlineRefs(JSON.parse(JSON.stringify(schema)), schema);
+    delete copy.$schema;
+    delete copy.$defs;
+    delete copy.definitions;  // json-editor does not fetch meta-schemas; the server validates draft 2020-12
     if (!copy.title) copy.options = {...(copy.options || {}), compact: true};  // no "root" heading
     (function walk(node) {
       if (!node || typeof node !== 'object') return;
       if (Array.isArray(node)) { node.forEach(walk); return; }
       // conditional requirements (if/then/else) are the server's to check: the editor would re-build fields
-      delete node.if; delete node.then; delete node.else;
+      // so are "contains" rules on lists (e.g. "at least one SOP")
+      delete node.if; delete node.then; delete node.else; delete node.contains;
       if (Array.isArray(node.allOf)) {
-        node.allOf = node.allOf.filter((part) => Object.keys(part).some((k) => !['if', 'then', 'else'].includes(k)));
+        node.allOf = node.allOf.filter((part) => Object.keys(part).some(
+          (k) => !['if', 'then', 'else', 'contains'].includes(k)));
         if (!node.allOf.length) delete node.allOf;
       }
       if (node.properties && typeof node.properties === 'object') {  // keep the schema's field order
         Object.values(node.properties).forEach((prop, i) => {
           if (prop && typeof prop === 'object' && prop.propertyOrder === undefined) prop.propertyOrder = i + 1;
         });
+        // a text field named "...attachment..." holds the sha256 of a file of the case: give it a file picker
+        for (const [key, prop] of Object.entries(node.properties)) {
+          if (!/attachment/i.test(key) || !prop || typeof prop !== 'object') continue;
+          const target = prop.type === 'array' && prop.items && typeof prop.items === 'object' ? prop.items : prop;
+          if (target.type === 'string') target.options = {...(target.options || {}), accredit_attachment: true};
+        }
       }
       if (Array.isArray(node.enum) && node.default === undefined) {
         node.options = {...(node.options || {}), has_placeholder_option: true, placeholder_option_text: '— choose —'};
@@ -36,6 +70,74 @@
       for (const value of Object.values(node)) walk(value);
     })(copy);
     return copy;
+  }
+
+  /** json-editor's text editor plus a file picker: choosing a file uploads it to the case
+      (POST /api/cases/{id}/attachments) and puts the returned sha256 in the field. The field shows the file's
+      name with a download link; a refusal (422/413) shows the server's detail under the picker. */
+  function defineAttachmentEditor(caseId) {
+    const Base = JSONEditor.defaults.editors.string;
+    class AttachmentEditor extends Base {
+      build() {
+        super.build();
+        const id = `upload-${this.path.replace(/[^A-Za-z0-9]+/g, '-')}`;
+        const name = this.schema.title || this.key;
+        this.picker = el('input', {type: 'file', id, accept: ACCEPT, class: 'attachment-picker',
+          'aria-describedby': `${id}-status`});
+        this.fileInfo = el('span', {class: 'attachment-file', id: `${id}-status`, 'aria-live': 'polite'});
+        this.uploadError = el('p', {class: 'upload-error error-text', role: 'alert', hidden: true});
+        this.picker.addEventListener('change', () => this.uploadChosen());
+        this.control.append(el('div', {class: 'attachment', dataset: {path: this.path}},
+          el('label', {for: id, class: 'attachment-label'}, `Upload a file (${name})`), this.picker,
+          this.fileInfo, this.uploadError));
+        this.showFile();
+      }
+
+      setValue(value, initial, fromTemplate) {
+        const result = super.setValue(value, initial, fromTemplate);
+        this.showFile();
+        return result;
+      }
+
+      showFile() {
+        if (!this.fileInfo) return;
+        const sha = this.getValue();
+        if (!sha) { this.fileInfo.replaceChildren('No file uploaded yet.'); return; }
+        const file = files.get(sha);
+        const href = `/api/cases/${encodeURIComponent(caseId)}/attachments/${encodeURIComponent(sha)}`;
+        this.fileInfo.replaceChildren(file
+          ? el('span', {}, 'File: ', el('a', {href, class: 'attachment-link', download: file.filename}, file.filename),
+            ` (${Accredit.size(file.size)})`)
+          : el('span', {}, 'File: ', el('a', {href, class: 'attachment-link'}, `${sha.slice(0, 12)}…`),
+            ' (not a file of this case)'));
+      }
+
+      async uploadChosen() {
+        const file = this.picker.files && this.picker.files[0];
+        if (!file) return;
+        this.uploadError.hidden = true;
+        this.picker.disabled = true;
+        this.fileInfo.replaceChildren(`Uploading ${file.name}…`);
+        try {
+          const record = await Accredit.upload(caseId, file);
+          files.set(record.sha256, record);
+          this.setValue(record.sha256);
+          this.onChange(true);
+        } catch (e) {
+          if (!(e instanceof ApiError)) throw e;
+          this.uploadError.textContent = `${file.name}: ${e.message}`;
+          this.uploadError.hidden = false;
+          this.showFile();
+        } finally {
+          this.picker.disabled = false;
+          this.picker.value = '';
+        }
+      }
+    }
+    JSONEditor.defaults.editors.accreditAttachment = AttachmentEditor;
+    JSONEditor.defaults.resolvers.unshift((schema) => (
+      schema.type === 'string' && schema.options && schema.options.accredit_attachment ? 'accreditAttachment'
+        : undefined));
   }
 
   /** Drop empty text and unset values, so an optional field left blank is absent (not ""), as the server expects. */
@@ -98,6 +200,12 @@
     form.hidden = false;
     const schema = task.form && task.form.schema;
     if (schema && schema.properties && Object.keys(schema.properties).length) {
+      if (/attachment/i.test(JSON.stringify(schema))) {
+        for (const f of await api('GET', `/api/cases/${encodeURIComponent(task.case_id)}/attachments`)) {
+          files.set(f.sha256, f);
+        }
+      }
+      defineAttachmentEditor(task.case_id);
       editor = new JSONEditor(document.getElementById('form-editor'), {
         schema: forEditor(schema), theme: 'html',
         iconlib: null, disable_edit_json: true, disable_properties: true, disable_collapse: true,
