@@ -93,7 +93,7 @@ def test_the_applicant_completes_the_compliance_application_with_uploaded_docume
         page.locator(f'[name="root[documents][{i}][standard]"]').fill("B4.1")
     expect(error).to_be_hidden()  # the last attempt on the first row succeeded
     page.locator('[name="root[director_signature][name]"]').fill("Dr Alice Director")
-    page.locator('[name="root[director_signature][signed]"]').select_option("true")
+    page.locator('[name="root[director_signature][signed]"]').check()  # a checkbox, not a select
     page.get_by_label("Sign (authorship)").fill(PASSWORD)
     page.screenshot(path="/tmp/web2-compliance.png", full_page=True)
 

@@ -48,6 +48,8 @@
       // conditional requirements (if/then/else) are the server's to check: the editor would re-build fields
       // so are "contains" rules on lists (e.g. "at least one SOP")
       delete node.if; delete node.then; delete node.else; delete node.contains;
+      // a yes/no answer is a checkbox ("I sign …" must be ticked), not a select that starts on "false"
+      if (node.type === 'boolean' && !node.format) node.format = 'checkbox';
       if (Array.isArray(node.allOf)) {
         node.allOf = node.allOf.filter((part) => Object.keys(part).some(
           (k) => !['if', 'then', 'else', 'contains'].includes(k)));
