@@ -14,7 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from . import chain, history
+from . import chain, history, redaction
 from .access import case_visible, sees_all_cases
 from .actors import Actor
 from .db import Database
@@ -117,30 +117,9 @@ class Audit:
         self.db, self.identity, self.engine = db, identity, engine
 
     def _redactor(self, actor: Actor | None, case: Case):
-        """For a laboratory or an inspector, submitted form data is cut to what the diagram shares with
-        them (the same rule as the case's data: lanes, shareWith, shareVariables). Staff see everything;
-        the stored events (and their hashes) are never touched."""
-        if actor is None or sees_all_cases(actor) or self.engine is None:
-            return lambda d: d
-        allowed = self.engine.visible_variables(case.definition, actor.roles)
-
-        def redact(event: dict) -> dict:
-            data = event.get("data")
-            if event["action"] == "comment.added" and isinstance(data, dict) and data.get("internal"):
-                return {**event, "data": {"internal": True, "redacted": True}}
-            if event["action"] == "task.completed" and isinstance(data, dict):
-                data = dict(data)
-                for part in ("submitted", "changes"):
-                    if isinstance(data.get(part), dict):
-                        kept = {k: v for k, v in data[part].items() if k in allowed}
-                        if len(kept) != len(data[part]):
-                            data["redacted"] = True
-                        data[part] = kept
-                if data.get("redacted"):
-                    data.pop("reason", None)
-                event = {**event, "data": data}
-            return event
-        return redact
+        """What ``actor`` may read of the case's events: :class:`engine.redaction.Redactor` (one allow-list
+        per event type; staff see everything; the stored events and their hashes are never touched)."""
+        return redaction.Redactor(self.engine, case.definition, actor).event
 
     def _case(self, s, actor: Actor | None, case_id: str) -> Case:
         row = s.get(Case, case_id)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import history
+from . import history, redaction
 from .access import actionable_tasks, case_visible, read_only, sees_all_cases, visible_cases
 from .actors import Actor
 from .db import Database
@@ -109,9 +109,7 @@ class Workspace:
         if not sees_all_cases(actor):
             view.tasks = [t for t in view.tasks if t.id in mine]
             with self.db.read() as s:
-                definition = s.get(Case, case_id).definition
-                allowed = self.engine.visible_variables(definition, actor.roles)
-            view.data = {k: v for k, v in view.data.items() if k in allowed}
+                view.data = redaction.case_data(self.engine, s.get(Case, case_id).definition, actor, view.data)
         return view
 
     def _visible_case(self, actor: Actor, case_id: str, s=None) -> Case:

@@ -2,9 +2,9 @@
 starting a for-cause audit now."""
 from __future__ import annotations
 
-import sqlalchemy as sa
 from flask_smorest import Blueprint
 
+from engine import redaction
 from engine.access import sees_all_cases
 from engine.errors import Forbidden
 
@@ -36,17 +36,8 @@ def schedule(args):
 @blp.get("/notifications")
 @blp.response(200, NotificationSchema(many=True))
 def notifications():
-    """Reminders and deadline notices for me (as a person, or for a role I hold)."""
-    from engine.models import Notification
-
-    actor = current_actor()
-    recipients = [actor.username] + [f"role:{r}" for r in actor.roles]
-    stmt = sa.select(Notification).where(Notification.recipient.in_(recipients))
-    if "applicant" in actor.roles and not sees_all_cases(actor):
-        stmt = stmt.where(sa.or_(Notification.recipient == actor.username,
-                                 Notification.organisation_id == actor.organisation_id))
-    with services().db.read() as s:
-        return list(s.scalars(stmt.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(200)))
+    """Reminders and deadline notices for me (as a person, or for a role I hold), of cases I may see."""
+    return redaction.notifications_for(services().db, current_actor())
 
 
 @blp.post("/audits/for-cause")
