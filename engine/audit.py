@@ -19,7 +19,7 @@ from .access import case_visible, sees_all_cases
 from .actors import Actor
 from .db import Database
 from .errors import InvalidFormData, NotFound
-from .models import Case, Event, utcnow
+from .models import Case, Event, HumanTask, Timer, utcnow
 from .signatures import binding_digest
 
 #: events that finish an element, and who finished it
@@ -224,9 +224,12 @@ class Audit:
         events = self.events(actor, case_id)
         with self.db.read() as s:
             redact = self._redactor(actor, self._case(s, actor, case_id))
-        return {"case": self.summary(actor, case_id), "verification": verify_chain(self.db, case_id),
+            waiting = _waiting_for(s, case_id)
+        shown = [redact(history.as_dict(e)) for e in events]
+        summary = {**self.summary(actor, case_id), "outcomes": history.outcomes(shown), "waiting_for": waiting}
+        return {"case": summary, "verification": verify_chain(self.db, case_id),
                 "signatures": [v for v in map(signature_view, events) if v is not None],
-                "events": [redact(history.as_dict(e)) for e in events],
+                "events": shown,
                 "exported_at": chain.iso_utc(utcnow()), "exported_by": actor.username if actor else "system"}
 
     def export(self, actor: Actor | None, case_id: str, fmt: str) -> tuple[bytes, str, str]:
@@ -256,6 +259,21 @@ class Audit:
         self.identity.record_system_event(actor.username if actor else "system", "record.exported", {
             "case_id": case_id, "format": fmt, "events": len(record["events"]),
             "chain_ok": record["verification"]["ok"], "head_hash": head["hash"] if head else None})
+
+
+def _waiting_for(s, case_id: str) -> list[dict]:
+    """What a running case waits for now: people's tasks and timers (names and due times, no values)."""
+    tasks = list(s.scalars(sa.select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "ready")
+                           .order_by(HumanTask.created_at, HumanTask.id)))
+    task_ids = {t.id for t in tasks}
+    out = [{"kind": "task", "name": t.name or t.element_id, "element_id": t.element_id, "role": t.role,
+            "due_at": chain.iso_utc(t.due_at) if t.due_at else None}
+           for t in tasks]
+    out += [{"kind": "timer", "name": t.name or t.element_id, "element_id": t.element_id, "role": None,
+             "due_at": chain.iso_utc(t.due_at)}
+            for t in s.scalars(sa.select(Timer).where(Timer.case_id == case_id).order_by(Timer.due_at, Timer.id))
+            if t.attached_to not in task_ids]  # a task's own deadlines are its due time
+    return out
 
 
 def signature_text(sig: dict | None) -> str:

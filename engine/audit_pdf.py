@@ -76,8 +76,24 @@ def render(record: dict) -> bytes:
                ["Started", f"{case['created_at']} by {case['started_by']}"], ["Ended", case["ended_at"] or "-"],
                ["Parent case", case["parent_case_id"] or "-"],
                ["Record generated", f"{record['exported_at']} by {record['exported_by']}"]]
+    waiting = case.get("waiting_for") or []
+    if case["status"] == "running":
+        summary.insert(5, ["Waiting for", "; ".join(
+            f"{w['name']} ({w['kind']}" + (f", due {w['due_at']})" if w.get("due_at") else ")") for w in waiting)
+            or "-"])
     story += [Paragraph("Case summary", h2), _table(None, [[_p(k, _HEAD), v] for k, v in summary],
                                                             [45 * mm, width - 45 * mm])]
+
+    story.append(Paragraph("Outcomes computed by the engine", h2))
+    outcomes = case.get("outcomes") or {}
+    if outcomes:
+        rows = [[name, _compact(o["value"]) if not isinstance(o["value"], str) else o["value"],
+                 (o.get("element_name") or o.get("element_id") or "") + f" (seq {o.get('seq')})", o.get("at") or ""]
+                for name, o in outcomes.items()]
+        story.append(_table(["Value", "Result", "Set by step", "At (UTC)"], rows,
+                            [50 * mm, width - 160 * mm, 70 * mm, 40 * mm]))
+    else:
+        story.append(Paragraph("No values computed yet.", body))
 
     head = verification.get("head") or {}
     if verification["ok"]:

@@ -81,12 +81,43 @@ def record_diff(s, loaded, actor, after: dict) -> None:
             else:
                 action = "element.completed"
             data = {"message": definition.name} if isinstance(definition, MessageEventDefinition) else None
+            values = computed_values(task)
+            if values:
+                data = {**(data or {}), "values": values}
             record(s, loaded, actor, action, task=task, data=data)
         elif state == TaskState.CANCELLED and was in _LIVE:
             record(s, loaded, actor, "element.cancelled", task=task)
         elif state == TaskState.ERROR:
             record(s, loaded, actor, "element.error", task=task)
     loaded.before = after
+
+
+#: elements whose outputs are decisions of the engine (scripts, DMN rules): their values go on the record
+COMPUTING = ("ScriptTask", "BusinessRuleTask")
+
+
+def computed_values(task) -> dict | None:
+    """What a script or business rule task set or changed (e.g. the certificate number, the award and
+    expiry dates, the surveillance interval), compared with the data it started from."""
+    if element_type(task.task_spec) not in COMPUTING:
+        return None
+    before = task.parent.data if task.parent is not None else {}
+    missing = object()
+    return {k: v for k, v in task.data.items() if before.get(k, missing) != v} or None
+
+
+def outcomes(events: list[dict]) -> dict:
+    """The values the engine computed in a case, latest first wins: ``{name: {"value", "element_id",
+    "element_name", "seq", "at"}}`` from the ``values`` of completed script / rule steps."""
+    out: dict[str, dict] = {}
+    for e in events:
+        data = e.get("data")
+        if e.get("action") != "element.completed" or not isinstance(data, dict) or not isinstance(data.get("values"), dict):
+            continue
+        for name, value in data["values"].items():
+            out[name] = {"value": value, "element_id": e.get("element_id"), "element_name": e.get("element_name"),
+                         "seq": e.get("seq"), "at": e.get("occurred_at")}
+    return out
 
 
 def as_dict(e: Event) -> dict:

@@ -51,7 +51,7 @@ ALLOW: dict[str, dict] = {
     "task.claimed": {"task_id": _PLAIN, "element_id": _PLAIN},
     "task.unclaimed": {"task_id": _PLAIN, "element_id": _PLAIN},
     "task.assigned": {"task_id": _PLAIN, "element_id": _PLAIN},
-    "element.completed": {},
+    "element.completed": {"values": _vars},
     "element.cancelled": {},
     "element.error": {},
     "timer.fired": {},
@@ -60,7 +60,6 @@ ALLOW: dict[str, dict] = {
     "message.received": {"message": _PLAIN},  # the payload lands in a variable; shown there if shared
     "comment.added": {"comment_id": _PLAIN, "task_id": _PLAIN, "body": _PLAIN, "internal": _PLAIN},
     "attachment.uploaded": {"sha256": _PLAIN, "filename": _PLAIN, "content_type": _PLAIN, "size": _PLAIN},
-    "data.changed": {"values": _vars, "element_id": _PLAIN},
 }
 
 
