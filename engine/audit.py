@@ -308,4 +308,6 @@ def _csv_safe(value):
 
 
 def _filename(business_key: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in business_key)[:120] or "case"
+    """The business key as a file name: letters and digits of any script kept, anything else (separators,
+    quotes, control characters) an underscore. The HTTP layer encodes it per RFC 6266."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in business_key)[:120].strip(".") or "case"
