@@ -14,7 +14,7 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from . import chain, history, redaction
+from . import chain, checkpoints, history, redaction
 from .access import case_visible, sees_all_cases
 from .actors import Actor
 from .db import Database
@@ -47,11 +47,17 @@ def verify_chain(db: Database, case_id: str | None = None, anchor: dict | None =
     rows (a gap in ``seq``, or a ``prev_hash`` that no longer links), reordered rows (``seq`` is hashed, and
     ``prev_hash`` stops linking), and a signature whose binding no longer matches the data it signed.
     ``anchor`` ({"seq", "hash"}, e.g. the head printed on an earlier export) must still be in the chain: that
-    catches a rewrite of the chain's end by someone who recomputed every hash after it."""
+    catches a rewrite of the chain's end by someone who recomputed every hash after it; so does, with no
+    anchor, the signed checkpoint of the chain when an audit key is configured (:mod:`engine.checkpoints`)."""
     with db.read() as s:
         where = Event.case_id.is_(None) if case_id is None else Event.case_id == case_id
         rows = s.scalars(sa.select(Event).where(where).order_by(Event.seq, Event.id)).all()
-        return _verify(rows, case_id, anchor)
+        result = _verify(rows, case_id, anchor)
+        result["chain_ok"] = result["ok"]  # the hash links alone, before the signed checkpoint
+        result["checkpoint"], problem = checkpoints.check(s, case_id, rows)
+        if problem and result["ok"]:
+            result["ok"], result["first_broken"] = False, problem
+        return result
 
 
 def _verify(rows, case_id, anchor=None) -> dict:

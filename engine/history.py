@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import chain
+from . import chain, checkpoints
 from .models import Event, utcnow
 from .workflow_state import all_tasks, element_type, is_visible
 
@@ -46,6 +46,7 @@ def record(s, loaded, actor, action, *, task=None, role=None, data=None, element
                   task_id=str(task.id) if task is not None else None, data=_jsonable(data), prev_hash=prev_hash)
     event.hash = loaded.chain_head = chain.event_hash(event)
     s.add(event)
+    checkpoints.note(s, loaded.row.id)
     return event
 
 
@@ -58,6 +59,7 @@ def record_system(s, actor_name: str, action: str, data: dict | None = None) -> 
                   actor_name=actor_name, action=action, data=_jsonable(data), prev_hash=last.hash if last else None)
     event.hash = chain.event_hash(event)
     s.add(event)
+    checkpoints.note(s, None)
     return event
 
 
