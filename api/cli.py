@@ -9,8 +9,10 @@ import click
 from engine.config import forms_dir, processes_dir
 from engine.db import Database, database_url
 
+from .cli_errors import SentenceGroup
 
-@click.group()
+
+@click.group(cls=SentenceGroup)
 def main():
     """accredit — the accreditation workflow engine."""
 
@@ -158,13 +160,8 @@ def users():
 @click.password_option()
 def users_create(username, roles, organisation_id, display_name, email, password):
     """Create a user (asks for the password)."""
-    from engine.errors import EngineError
-
-    try:
-        u = _identity().create_user(username, password, roles, display_name=display_name,
-                                    organisation_id=organisation_id, email=email, by="cli")
-    except EngineError as exc:
-        raise click.ClickException(f"{exc.message} {exc.details.get('errors', '')}")
+    u = _identity().create_user(username, password, roles, display_name=display_name,
+                                organisation_id=organisation_id, email=email, by="cli")
     click.echo(f"created {u.username} ({', '.join(u.roles)})")
 
 
