@@ -29,7 +29,8 @@ def login(creds):
     session.clear()  # a new session id at every sign-in (no fixation)
     session["sid"] = identity.start_session(actor.username, source=request.remote_addr)
     session["csrf"] = secrets.token_urlsafe(24)
-    return _me(actor)
+    # for clients that send neither Origin nor Sec-Fetch-Site (browsers always send one): echo it back
+    return _me(actor), 200, {"X-CSRF-Token": session["csrf"]}
 
 
 @blp.delete("/session")

@@ -83,3 +83,10 @@ def test_sign_in_from_another_site_is_refused(api):
     r = api.app.test_client().post("/api/session", json={"username": "carol", "password": PASSWORD},
                                    headers={"Origin": EVIL})
     assert_problem(r, 403)
+
+
+def test_sign_in_hands_the_csrf_token_to_non_browser_clients(api):
+    client = api.app.test_client()
+    r = client.post("/api/session", json={"username": "carol", "password": PASSWORD})
+    token = r.headers["X-CSRF-Token"]
+    assert client.post("/api/tokens", json={}, headers={"X-CSRF-Token": token}).status_code == 201
