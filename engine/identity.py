@@ -105,6 +105,7 @@ class Identity:
     def create_user(self, username: str, password: str, roles, *, display_name: str | None = None,
                     organisation_id: str | None = None, email: str | None = None, by: str = "system") -> UserView:
         roles = sorted(set(roles))
+        organisation_id = organisation_id or None  # "" is "none", not an id
         errors = []
         if not USERNAME.match(username or ""):
             errors.append({"field": "/username", "message": "1-64 characters of a-z, 0-9, _ . -"})
@@ -147,6 +148,9 @@ class Identity:
 
         Deactivation is Part 11 account control: the user can no longer sign in, and their sessions and tokens
         stop working at once (sessions are ended and tokens revoked, so a reactivation revives neither)."""
+        changes = dict(changes)
+        if "organisation_id" in changes:
+            changes["organisation_id"] = changes["organisation_id"] or None  # "" is "none", not an id
         roles = sorted(set(changes["roles"])) if "roles" in changes else None
         if roles is not None and (not roles or any(r not in ROLES for r in roles)):
             raise InvalidFormData("unknown role", [{"field": "/roles", "message": f"among {', '.join(ROLES)}"}])
@@ -318,7 +322,7 @@ class Identity:
         """Revoke one of ``username``'s tokens by its id (404 if it is not theirs)."""
         with self.db.write() as s:
             user = self._user(s, username)
-            row = s.get(ApiToken, token_id)
+            row = s.get(ApiToken, token_id) if 0 < token_id < 2**63 else None
             if row is None or row.user_id != user.id:
                 raise NotFound(f"user '{username}' has no token {token_id}", token_id=token_id)
             if not row.revoked:

@@ -167,3 +167,30 @@ def test_secure_cookie_setting(make_api):
     api2 = make_api("plain")
     assert "Secure" not in api2.app.test_client().post(
         "/api/session", json={"username": "carol", "password": PASSWORD}).headers["Set-Cookie"]
+
+
+def test_admin_api_bad_input_is_a_4xx_problem(api):
+    admin = api.client("admin")
+    assert_problem(admin.delete(f"/api/admin/users/ivan/tokens/{10**30}"), 404)
+    assert_problem(admin.delete(f"/api/tokens/{2**63}"), 404)
+    assert_problem(admin.patch("/api/admin/users/nobody", json={"active": False}), 404)
+    assert_problem(admin.patch("/api/admin/users/carol", json={"roles": ["wizard"]}), 422)
+    assert_problem(admin.patch("/api/admin/users/alice", json={"organisation_id": ""}), 422)  # applicant needs one
+    assert_problem(admin.patch("/api/admin/users/carol", json={"organisation_id": "lab-zzz"}), 404)
+    assert admin.patch("/api/admin/users/carol", json={"organisation_id": ""}).get_json()["organisation_id"] is None
+    r = admin.post("/api/admin/users", json={"username": "newbie", "password": PASSWORD, "roles": ["auditor"],
+                                             "organisation_id": ""})
+    assert r.status_code == 201 and r.get_json()["organisation_id"] is None
+    assert_problem(admin.post("/api/admin/users", json={"username": "newbie", "password": PASSWORD,
+                                                        "roles": ["auditor"]}), 409)
+    assert_problem(admin.post("/api/admin/users", json={"username": "BAD NAME", "password": "x",
+                                                        "roles": ["auditor"]}), 422)
+    assert_problem(admin.patch("/api/admin/users/adam", json={"active": False}), 409)  # not themselves
+    assert_problem(admin.post("/api/admin/organisations", json={"id": "lab-a", "name": "again"}), 409)
+    assert_problem(admin.post("/api/admin/organisations", json={"id": "Bad Id", "name": "x"}), 422)
+    assert_problem(api.client("auditor").get("/api/admin/users"), 403)
+    assert_problem(api.client("auditor").post("/api/admin/organisations", json={"id": "lab-q", "name": "Q"}), 403)
+    ok = admin.post("/api/admin/organisations", json={"id": "lab-q", "name": "Lab Q"})
+    assert ok.status_code == 201
+    assert {"id": "lab-q", "name": "Lab Q"} in admin.get("/api/admin/organisations").get_json()
+    assert [e.actor for e in api.system_events("organisation.created")][-1] == "adam"
