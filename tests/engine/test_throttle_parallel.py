@@ -74,3 +74,34 @@ def test_successful_sign_ins_do_not_count_against_the_limit(db):
     ident = _identity(db)
     for _ in range(MAX_FAILED_LOGINS * 2):
         assert ident.authenticate("alice", PASSWORD, source="10.0.0.9").username == "alice"
+
+
+def test_argon2_runs_outside_any_transaction(db, monkeypatch):
+    """While a password is hashed or verified, this request holds no database connection (so no lock others
+    would wait for): a flood of failed sign-ins costs CPU, not other users' writes."""
+    import engine.identity as identity_module
+
+    ident = _identity(db)
+    real = identity_module._hasher
+    held: list[int] = []
+
+    class Watching:
+        def __getattr__(self, name):
+            attr = getattr(real, name)
+            if name in ("verify", "hash"):
+                def watched(*args, **kwargs):
+                    held.append(db.engine.pool.checkedout())
+                    return attr(*args, **kwargs)
+                return watched
+            return attr
+
+    monkeypatch.setattr(identity_module, "_hasher", Watching())
+    with pytest.raises(AuthenticationFailed):
+        ident.authenticate("alice", "wrong-password")
+    with pytest.raises(AuthenticationFailed):
+        ident.authenticate("nobody", "wrong-password")
+    ident.authenticate("alice", PASSWORD)
+    ident.create_user("bob", PASSWORD, ["coordinator"])
+    with pytest.raises(AuthenticationFailed):
+        ident.check_signature_password("alice", "wrong-password", {})
+    assert len(held) == 5 and set(held) == {0}, held
