@@ -72,12 +72,22 @@ def _require_secret_key(app: Flask, identity: Identity) -> None:
     `accredit demo`), where a random key per process is used: sessions then end at every restart."""
     if app.config.get("SECRET_KEY"):
         return
-    if app.config["DEMO"] or identity.setting("demo_mode"):
+    if app.config["DEMO"] or _marked_demo(identity):
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         return
     raise UnsafeConfiguration("ACCREDIT_SECRET_KEY is not set: set it to a long random value (e.g. "
                               "`python -c 'import secrets; print(secrets.token_hex(32))'`) before serving; only a "
                               "demo installation (`accredit demo`) starts without one")
+
+
+def _marked_demo(identity: Identity) -> bool:
+    """Whether `accredit demo` marked the database; a database not migrated yet is not a demo installation."""
+    import sqlalchemy as sa
+
+    try:
+        return bool(identity.setting("demo_mode"))
+    except sa.exc.SQLAlchemyError:
+        return False
 
 
 def create_app(config: dict | None = None) -> Flask:
@@ -94,8 +104,7 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
     )
 
-    db = Database(app.config["DATABASE_URL"])
-    db.migrate()
+    db = Database(app.config["DATABASE_URL"])  # no side effects: `accredit serve` / `db upgrade` migrate
     engine = Engine(db)
     identity = Identity(db, _lifetimes(app.config))
     _require_secret_key(app, identity)
@@ -103,17 +112,6 @@ def create_app(config: dict | None = None) -> Flask:
                           max_upload=app.config["MAX_UPLOAD_BYTES"])
     app.extensions["accredit"] = Services(db, engine, identity, workspace)
     app.extensions["accredit.engine"] = engine
-    if app.config["DEPLOY_SHIPPED"]:
-        from engine.config import forms_dir, processes_dir
-        from engine.deployment import Deployment
-
-        # content any earlier version already had is skipped: a restart never undoes a quality manager's deploy
-        Deployment(engine).deploy_shipped(processes_dir(), forms_dir())
-    if app.config["DEMO"]:
-        from engine.identity import create_demo
-
-        create_demo(identity)
-
     api = _ProblemApi(app, spec_kwargs={"info": {"description": "Accreditation workflow API. Errors are RFC 9457 "
                                                         "application/problem+json."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})
