@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask
 from flask_smorest import Api
 
@@ -37,7 +38,7 @@ class _ProblemApi(Api):
     from .schemas import ProblemSchema as ERROR_SCHEMA
 
 
-def _env_config() -> dict:
+def env_config() -> dict:
     env = os.environ
     return {
         "DATABASE_URL": database_url(),
@@ -72,7 +73,11 @@ def _require_secret_key(app: Flask, identity: Identity) -> None:
     `accredit demo`), where a random key per process is used: sessions then end at every restart."""
     if app.config.get("SECRET_KEY"):
         return
-    if app.config["DEMO"] or _marked_demo(identity):
+    try:
+        demo = identity.setting("demo_mode")
+    except sa.exc.DBAPIError:  # no schema yet (create_app never migrates): not a demo installation
+        demo = False
+    if app.config["DEMO"] or demo:
         app.config["SECRET_KEY"] = secrets.token_hex(32)
         return
     raise UnsafeConfiguration("ACCREDIT_SECRET_KEY is not set: set it to a long random value (e.g. "
@@ -80,20 +85,10 @@ def _require_secret_key(app: Flask, identity: Identity) -> None:
                               "demo installation (`accredit demo`) starts without one")
 
 
-def _marked_demo(identity: Identity) -> bool:
-    """Whether `accredit demo` marked the database; a database not migrated yet is not a demo installation."""
-    import sqlalchemy as sa
-
-    try:
-        return bool(identity.setting("demo_mode"))
-    except sa.exc.SQLAlchemyError:
-        return False
-
-
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # forms keep their schema's field order on the page
-    app.config.update(_env_config())
+    app.config.update(env_config())
     app.config.update(config or {})
     app.config.update(
         MAX_CONTENT_LENGTH=app.config["MAX_UPLOAD_BYTES"] + 64 * 1024,

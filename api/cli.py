@@ -27,13 +27,18 @@ def serve(host, port, debug, scheduler):
     """Run the development server (migrates the database and deploys the shipped processes first)."""
     from engine.bootstrap import prepare
 
-    from .app import UnsafeConfiguration, create_app
+    from .app import UnsafeConfiguration, create_app, env_config
 
+    config = env_config()
+    database = Database(config["DATABASE_URL"])
+    try:
+        prepare(database, deploy_shipped=config["DEPLOY_SHIPPED"], demo=config["DEMO"])
+    finally:
+        database.dispose()
     try:
         app = create_app()
     except UnsafeConfiguration as exc:
         raise click.ClickException(str(exc))
-    prepare(app.extensions["accredit"].db, deploy_shipped=app.config["DEPLOY_SHIPPED"], demo=app.config["DEMO"])
     timer_scheduler = None
     if scheduler:
         from engine.scheduler import TimerScheduler

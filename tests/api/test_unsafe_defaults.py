@@ -8,8 +8,6 @@ from click.testing import CliRunner
 
 from api.app import UnsafeConfiguration, create_app
 from api.cli import main
-from engine.bootstrap import prepare
-from engine.db import Database
 
 
 @pytest.fixture
@@ -21,14 +19,12 @@ def fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("ACCREDIT_ATTACHMENTS_DIR", str(tmp_path / "files"))
     monkeypatch.setenv("ACCREDIT_DEPLOY_SHIPPED", "0")
+    from engine.db import Database
+
+    db = Database(url)  # as `accredit serve` / `db upgrade` leave it: create_app itself never migrates
+    db.migrate()
+    db.dispose()
     return url
-
-
-def _serve_app():
-    """What `accredit serve` does: build the app (refusing unsafe defaults), then prepare the database."""
-    app = create_app()
-    prepare(app.extensions["accredit"].db, deploy_shipped=False, demo=app.config["DEMO"])
-    return app
 
 
 def _users(app):
@@ -37,17 +33,14 @@ def _users(app):
 
 def test_no_start_without_a_secret_key_outside_demo_mode(fresh):
     with pytest.raises(UnsafeConfiguration, match="ACCREDIT_SECRET_KEY"):
-        create_app()  # a fresh database, not migrated yet
-    prepare(Database(fresh), deploy_shipped=False)
-    with pytest.raises(UnsafeConfiguration, match="ACCREDIT_SECRET_KEY"):
-        create_app()  # a migrated one that is no demo installation
+        create_app()
     result = CliRunner().invoke(main, ["serve", "--no-scheduler", "--port", "0"])
     assert result.exit_code == 1 and "ACCREDIT_SECRET_KEY" in result.output
 
 
 def test_with_a_secret_key_it_starts_with_no_demo_accounts(fresh, monkeypatch):
     monkeypatch.setenv("ACCREDIT_SECRET_KEY", "k" * 64)
-    app = _serve_app()
+    app = create_app()
     assert app.config["SECRET_KEY"] == "k" * 64
     assert _users(app) == []  # nobody can sign in as applicant / demo-password
     client = app.test_client()
@@ -59,7 +52,7 @@ def test_readme_first_command_accredit_demo_then_serve(fresh):
     result = CliRunner().invoke(main, ["demo"])
     assert result.exit_code == 0, result.output
     assert "demo-password" in result.output
-    app = _serve_app()  # no secret key needed in a demo installation
+    app = create_app()  # what `accredit serve` builds: no secret key needed in a demo installation
     assert app.config["SECRET_KEY"]
     assert "applicant" in _users(app)
     r = app.test_client().post("/api/session", json={"username": "applicant", "password": "demo-password"})
@@ -68,7 +61,11 @@ def test_readme_first_command_accredit_demo_then_serve(fresh):
 
 def test_demo_mode_by_environment_creates_the_demo_accounts(fresh, monkeypatch):
     monkeypatch.setenv("ACCREDIT_DEMO", "1")
-    assert "admin" in _users(_serve_app())
+    from api.app import env_config
+    from tests.apps import make_app
+
+    assert "admin" not in _users(create_app())  # building the app creates nobody …
+    assert "admin" in _users(make_app(env_config()))  # … preparing the database as `accredit serve` does
 
 
 def test_cli_administers_users_and_tokens(fresh):

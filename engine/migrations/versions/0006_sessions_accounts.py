@@ -1,7 +1,7 @@
 """browser sessions, token expiry, sign-in attempts, settings (demo mode)
 
 Revision ID: 0006_sessions_accounts
-Revises: 0007_records
+Revises: 0005
 Create Date: 2026-11-30
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0006_sessions_accounts'
-down_revision = '0007_records'  # re-chained after main's 0007_records (was '0005')
+down_revision = '0005'
 branch_labels = None
 depends_on = None
 
