@@ -95,6 +95,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     register(api, app)
     app.register_blueprint(web_pages)  # staff web pages (docs/web-ui.md)
+    from .web_audit import bp as audit_pages
+
+    app.register_blueprint(audit_pages)  # audit console and step heat (docs/auditor-guide.md)
 
     @app.before_request
     def _authenticate_first():
