@@ -190,7 +190,9 @@ def test_auditor_sees_no_comment_box_on_the_case_page_but_staff_do(aweb, audit_s
     expect(aweb.page.locator("#case-title")).to_contain_text("AUDIT-WEB-3")
     expect(aweb.page.locator("#comments-empty")).to_be_visible()
     expect(aweb.page.locator("#comment-form")).to_be_hidden()
+    expect(aweb.page.locator("#history tbody tr").first).to_be_visible()  # the page finished loading
     aweb.page.get_by_role("button", name="Sign out").click()
+    expect(aweb.page.get_by_label("Username")).to_be_visible()
     sign_in(aweb, "cody", f"/cases/{case_id}")
     expect(aweb.page.locator("#comment-form")).to_be_visible()
     expect(aweb.page.get_by_role("link", name="Audit", exact=True)).to_be_hidden()  # committee: no audit link

@@ -71,7 +71,7 @@ const AuditConsole = (() => {
           el('span', {class: 'seq'}, `#${e.seq}`),
           el('span', {class: 'when'}, utc(e.occurred_at, true)),
           el('code', {class: 'action'}, e.action),
-          el('span', {class: 'who'}, who(e), e.role ? el('span', {class: 'role'}, ` as ${e.role}`) : null),
+          el('span', {class: 'by'}, who(e), e.role ? el('span', {class: 'role'}, ` as ${e.role}`) : null),
           e.element_id ? el('span', {class: 'element'}, e.element_name || e.element_id) : null),
         el('div', {class: 'event-body'}, details(e))));
   }
