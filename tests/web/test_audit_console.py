@@ -75,9 +75,11 @@ def look(web: Page, name: str, full_page: bool = True) -> None:
     """Screenshots at desktop and phone width, and axe-core at both."""
     IMG.mkdir(parents=True, exist_ok=True)
     web.page.set_viewport_size({"width": 1280, "height": 900})
+    web.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")
     web.page.screenshot(path=str(IMG / f"{name}.png"), full_page=full_page)
     assert axe_serious(web) == []
     web.page.set_viewport_size({"width": 390, "height": 844})
+    web.page.evaluate("() => new Promise(r => requestAnimationFrame(() => requestAnimationFrame(r)))")  # resize ran
     web.page.screenshot(path=f"/tmp/{name}-390.png", full_page=full_page)
     assert axe_serious(web) == []
     overflow = web.page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
@@ -214,6 +216,8 @@ def test_system_history_with_filters_and_verification(aweb, audit_site):
     sign_in(aweb, "audrey", "/audit")
     page = aweb.page
     expect(page.get_by_role("link", name="System history")).to_be_visible()
+    expect(page.locator("#cases-count")).to_contain_text("case")
+    assert axe_serious(aweb) == []
     page.get_by_role("link", name="System history").click()
     expect(page.locator("#verdict")).to_contain_text("Intact.")
     page.get_by_label("Event type").select_option("login")

@@ -46,14 +46,10 @@
       load();
     });
     form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
-    let resizing = null;
     window.addEventListener('resize', () => {  // a phone turned sideways: fit the diagram again
-      clearTimeout(resizing);
-      resizing = setTimeout(() => {
-        if (!state.viewer || document.getElementById('diagram').hidden) return;
-        state.viewer.get('canvas').resized();
-        state.viewer.get('canvas').zoom('fit-viewport');
-      }, 150);
+      if (!state.viewer || document.getElementById('diagram').hidden) return;
+      state.viewer.get('canvas').resized();
+      state.viewer.get('canvas').zoom('fit-viewport');
     });
     await load();
   }
