@@ -9,9 +9,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
+import time_machine
 from playwright.sync_api import expect
 
 from engine.actors import Actor
@@ -242,19 +244,24 @@ def test_step_heat_overlay_counts_match_the_seeded_cases(aweb, audit_site):
     coordinator = Actor("carol", {"coordinator"}, None, "Carol")
     application = {"member_category": "individual", "applicant_name": "A. Person", "credentials": "MD"}
     waiting = {"membership_application": 0, "membership_review": 0, "record_dues": 0}
+    t0 = datetime(2026, 6, 1, 9, 0, tzinfo=timezone.utc)  # the clock moved by time-machine: exact durations
     for n in range(4):
-        case = engine.start_case("membership", ALICE, "lab-a", business_key=f"HEAT-{n}")
+        with time_machine.travel(t0 + timedelta(days=n), tick=False):
+            case = engine.start_case("membership", ALICE, "lab-a", business_key=f"HEAT-{n}")
         if n == 0:
             waiting["membership_application"] += 1
             continue
-        case = engine.complete_task(case.tasks[0].id, ALICE, application)
+        with time_machine.travel(t0 + timedelta(days=n, hours=2), tick=False):
+            case = engine.complete_task(case.tasks[0].id, ALICE, application)
         if n < 3:
             waiting["membership_review"] += 1
             continue
-        engine.complete_task(case.tasks[0].id, coordinator, {"membership_decision": "approve"})
+        with time_machine.travel(t0 + timedelta(days=n, hours=5), tick=False):
+            engine.complete_task(case.tasks[0].id, coordinator, {"membership_decision": "approve"})
         waiting["record_dues"] += 1
     sign_in(aweb, "quinn", "/audit/steps?process=membership")
     page = aweb.page
+    expect(page.locator(".heat-badge").first).to_be_visible(timeout=30_000)  # the diagram is imported
     for element_id, count in waiting.items():
         expect(page.locator(f'.heat-badge[data-element-id="{element_id}"]')).to_have_text(str(count))
         expect(page.locator(f'#step-table tr[data-element-id="{element_id}"] td.waiting')).to_have_text(str(count))
@@ -262,9 +269,11 @@ def test_step_heat_overlay_counts_match_the_seeded_cases(aweb, audit_site):
     expect(page.locator('#step-table tr[data-element-id="membership_review"]')).to_contain_text("Review membership")
     assert "membership_review:4" in page.locator("#diagram").get_attribute("data-heat")
     expect(page.locator(".bjs-powered-by")).to_be_visible()  # bpmn.io's watermark stays
+    expect(page.locator('#step-table tr[data-element-id="membership_application"] td.median')).to_have_text("2.0 h")
+    expect(page.locator('#step-table tr[data-element-id="membership_review"] td.median')).to_have_text("3.0 h")
     page.get_by_label("Colour by").select_option("median_seconds")
-    expect(page.locator('.heat-badge[data-element-id="membership_application"]')).not_to_have_attribute(
-        "data-level", "0")
+    expect(page.locator('.heat-badge[data-element-id="membership_review"]')).to_have_attribute("data-level", "4")
+    expect(page.locator('.heat-badge[data-element-id="membership_application"]')).to_have_attribute("data-level", "3")
     page.get_by_label("Colour by").select_option("waiting_now")
     look(aweb, "audit-steps")
     page.get_by_label("Entered from (UTC day)").fill("2099-01-01")

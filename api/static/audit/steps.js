@@ -47,9 +47,13 @@
     });
     form.addEventListener('submit', (e) => { e.preventDefault(); load(); });
     window.addEventListener('resize', () => {  // a phone turned sideways: fit the diagram again
-      if (!state.viewer || document.getElementById('diagram').hidden) return;
-      state.viewer.get('canvas').resized();
-      state.viewer.get('canvas').zoom('fit-viewport');
+      const container = document.getElementById('diagram');
+      if (!state.viewer || state.xmlFor === null || container.hidden) return;
+      if (!container.clientWidth || !container.clientHeight) return;  // nothing to fit into (bpmn-js would throw)
+      const canvas = state.viewer.get('canvas');
+      canvas.resized();
+      const box = canvas.viewbox();
+      if (box.inner.width > 0 && box.inner.height > 0) canvas.zoom('fit-viewport');
     });
     await load();
   }
