@@ -119,6 +119,9 @@ def create_app(config: dict | None = None) -> Flask:
     register(api, app)
     app.register_blueprint(web_pages)  # staff web pages (docs/web-ui.md)
     app.register_blueprint(admin_pages)  # administration page (docs/admin-guide.md)
+    from .web_audit import bp as audit_pages
+
+    app.register_blueprint(audit_pages)  # audit console and step heat (docs/auditor-guide.md)
 
     @app.before_request
     def _authenticate_first():
