@@ -95,6 +95,9 @@ def create_app(config: dict | None = None) -> Flask:
 
     register(api, app)
     app.register_blueprint(web_pages)  # staff web pages (docs/web-ui.md)
+    from .web_studio import bp as studio_pages
+
+    app.register_blueprint(studio_pages)  # the process studio (docs/quality-manager-guide.md)
 
     @app.before_request
     def _authenticate_first():
