@@ -36,3 +36,93 @@ def test_editor_opens_the_accreditation_diagram(qm, shipped_site):
     expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
     page.screenshot(path=SHOTS + "editor.png", full_page=True)
     qm.assert_no_errors()
+
+
+def _select(page, element_id: str):
+    """Scroll the modeler's canvas to an element, click its drawn shape and wait for the panel to show it."""
+    page.evaluate("id => { const m = window.studioModeler; "
+                  "m.get('canvas').scrollToElement(m.get('elementRegistry').get(id), {top: 200, left: 300}); }",
+                  element_id)
+    page.locator(f'#canvas .djs-element[data-element-id="{element_id}"]').first.click(force=True)
+    expect(page.locator("#panel-body .element-type code")).to_have_text(element_id)
+
+
+def _set(page, field: str, value: str):
+    box = page.locator(f"#prop-{field}")
+    box.fill(value)
+    box.dispatch_event("change")
+
+
+def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shipped_site):
+    case = shipped_site.start("accreditation", business_key="STUDIO-MIGRATE-1")
+    page = qm.page
+    page.get_by_role("link", name="Open accreditation version 1").click()
+    expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
+
+    # a label and a timer, in the properties panel
+    _select(page, "eligibility_review")
+    expect(page.locator("#panel-body .role")).to_contain_text("coordinator")
+    _set(page, "name", "Review eligibility (two reviewers)")
+    expect(page.locator('#canvas [data-element-id="eligibility_review"] text')).to_contain_text("two reviewers")
+    _select(page, "rfi_escalation_timer")
+    expect(page.locator("#prop-timer")).to_have_value('"P30D"')
+    _set(page, "timer", "P45D")  # unquoted: not Python, the engine refuses it
+    expect(page.locator("#changed-files")).to_contain_text("accreditation.bpmn")
+
+    # validate: the error is listed and marked on its element; clicking it selects the element
+    _select(page, "eligibility_review")
+    page.get_by_role("button", name="Validate").click()
+    problem = page.locator('#problems button.problem[data-element="rfi_escalation_timer"]')
+    expect(problem).to_contain_text("quote the ISO 8601 value")
+    expect(page.locator('#canvas .djs-element.studio-error[data-element-id="rfi_escalation_timer"]')).to_have_count(1)
+    expect(page.locator("#canvas .problem-badge")).to_have_count(1)
+    page.screenshot(path=SHOTS + "problem.png", full_page=True)
+    problem.click()
+    expect(page.locator("#panel-body .element-type code")).to_have_text("rfi_escalation_timer")
+    expect(page.locator('#canvas .djs-element.selected[data-element-id="rfi_escalation_timer"]')).to_have_count(1)
+
+    # fix it, validate again: clean
+    _set(page, "timer", '"P45D"')
+    page.get_by_role("button", name="Validate").click()
+    expect(page.locator("#validation-status")).to_have_text("No problems: the bundle is valid.")
+    expect(page.locator("#canvas .studio-error")).to_have_count(0)
+
+    # deploy: the note is required
+    page.get_by_role("button", name="Deploy as a new version").click()
+    expect(page.locator("#note-error")).to_contain_text("Write why")
+    page.get_by_label("Change note").fill("Two reviewers for eligibility; 45 days before a late RFI answer escalates")
+    page.get_by_role("button", name="Deploy as a new version").click()
+    deployed = page.locator('#deploy-result li[data-key="accreditation"]')
+    expect(deployed).to_contain_text("accreditation v2 deployed")
+    page.screenshot(path=SHOTS + "deployed.png", full_page=True)
+    versions = {v["version"]: v for v in qm.site.client("quality_manager").get(
+        "/api/process-definitions/accreditation").get_json()["versions"]}
+    assert versions[2]["note"].startswith("Two reviewers") and versions[2]["deployed_by"] == "quinn"
+
+    # the diff: both changes listed and marked
+    deployed.get_by_role("link", name="Compare v1 → v2").click()
+    expect(page.locator("#diff[data-ready=true]")).to_be_attached(timeout=20_000)
+    changed = page.locator('#diff-list li.changed[data-element="eligibility_review"]')
+    expect(changed).to_contain_text("Review eligibility (two reviewers)")
+    expect(page.locator('#diff-list li.changed[data-element="rfi_escalation_timer"]')).to_be_visible()
+    expect(page.locator('#to-canvas .djs-element.diff-changed[data-element-id="eligibility_review"]')).to_have_count(1)
+    expect(page.locator("#diff-files")).to_contain_text("accreditation.bpmn")
+    page.screenshot(path=SHOTS + "diff.png", full_page=True)
+
+    # migration: dry run, then migrate the running case
+    qm.goto("/studio")
+    page.get_by_role("link", name="Migrate cases of accreditation version 1").click()
+    expect(page.locator("#migrate[data-ready=true]")).to_be_attached()
+    page.get_by_role("button", name="Dry run").click()
+    row = page.locator(f'#dry-run-table tr[data-case-id="{case["id"]}"]')
+    expect(row).to_contain_text("Can move.")
+    expect(page.locator("#dry-run-summary")).to_contain_text("1 can move")
+    assert shipped_site.case(case["id"])["definition_version"] == 1  # the dry run changed nothing
+    page.screenshot(path=SHOTS + "dry-run.png", full_page=True)
+    page.get_by_role("button", name="Migrate the chosen cases").click()
+    result = page.locator(f'#migration-list li[data-case-id="{case["id"]}"]')
+    expect(result).to_contain_text("moved from v1 to v2")
+    page.screenshot(path=SHOTS + "migrated.png", full_page=True)
+    after = shipped_site.case(case["id"])
+    assert after["definition_version"] == 2
+    qm.assert_no_errors()

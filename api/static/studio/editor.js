@@ -68,7 +68,7 @@
     $('file-select').value = name;
     if (kind === 'bpmn') {
       await modeler.importXML(files[name]);
-      modeler.get('canvas').zoom('fit-viewport');
+      readable(modeler.get('canvas'));
       baseline = (await modeler.saveXML({format: true})).xml;
       problems.mark(modeler, name);
     } else if (kind === 'dmn') {
@@ -77,6 +77,15 @@
       forms.open(name, files[name]);
     }
     showChanged();
+  }
+
+  /** Fit the diagram, but never below a readable scale: a wide process then opens at its start. */
+  function readable(canvas) {
+    canvas.zoom('fit-viewport');
+    if (canvas.zoom() >= 0.6) return;
+    canvas.zoom(0.75);
+    const box = canvas.viewbox();
+    canvas.scroll({dx: (box.x - box.inner.x) * box.scale + 90, dy: (box.y - box.inner.y) * box.scale + 20});
   }
 
   /** A problem was clicked: open its file and select its element. */
