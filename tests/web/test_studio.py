@@ -4,6 +4,7 @@ with a note, compares the versions and migrates a running case. Screenshots go t
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import expect
@@ -126,3 +127,66 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     after = shipped_site.case(case["id"])
     assert after["definition_version"] == 2
     qm.assert_no_errors()
+
+
+#: dmn-js 17's production bundle embeds Inferno's development build, which says so on the console (upstream)
+INFERNO = "development build of Inferno"
+
+
+def test_form_schema_editor_previews_live_and_dmn_opens_in_dmn_js(qm, shipped_site):
+    page = qm.page
+    qm.goto("/studio/accreditation/versions/1")
+    expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
+    page.get_by_label("File").select_option("eligibility_review.json")
+    expect(page.locator("#form-pane")).to_be_visible()
+    preview = page.locator("#form-preview")
+    expect(preview.locator("input, select, textarea").first).to_be_attached()
+    source = page.locator("#form-source")
+    schema = source.input_value()
+    first_title = re.search(r'"title":\s*"([^"]+)"', schema).group(1)
+    expect(preview).to_contain_text(first_title)
+    source.fill(schema.replace(f'"{first_title}"', '"A title typed in the studio"', 1))
+    expect(preview).to_contain_text("A title typed in the studio")
+    expect(page.locator("#changed-files")).to_contain_text("eligibility_review.json")
+    page.screenshot(path=SHOTS + "form.png", full_page=True)
+    source.fill('{"type": "object",')
+    expect(page.locator("#form-json-error")).to_contain_text("Not valid JSON")
+    page.get_by_label("File").select_option("eligibility_check.dmn")
+    expect(page.locator("#dmn-pane")).to_be_visible()
+    expect(page.locator("#dmn-canvas .tjs-table")).to_be_visible(timeout=20_000)
+    page.screenshot(path=SHOTS + "dmn.png", full_page=True)
+    qm.assert_no_errors(allow=(INFERNO,))
+
+
+AXE = Path(__file__).resolve().parents[2] / "tools" / "studio" / "node_modules" / "axe-core" / "axe.min.js"
+
+
+def _axe(page) -> list[str]:
+    """Serious and critical axe-core violations of the page as it is now."""
+    page.evaluate(AXE.read_text())
+    result = page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']][:3]}" for v in result["violations"]
+            if v["impact"] in ("serious", "critical")]
+
+
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: npm ci --prefix tools/studio")
+@pytest.mark.parametrize("width", [1280, 390])
+def test_studio_pages_are_accessible_at_desktop_and_phone_width(qm, shipped_site, width):
+    page = qm.page
+    page.set_viewport_size({"width": width, "height": 900})
+    for name, path, ready in (("list", "/studio", 'article[data-key="accreditation"]'),
+                              ("editor", "/studio/accreditation/versions/1", "#editor[data-ready=true]"),
+                              ("migrate", "/studio/accreditation/versions/1/migrate", "#migrate[data-ready=true]")):
+        qm.goto(path)
+        expect(page.locator(ready)).to_be_attached(timeout=20_000)
+        if name == "editor":
+            _select(page, "eligibility_application")
+        page.screenshot(path=f"{SHOTS}{name}-{width}.png", full_page=True)
+        assert not _axe(page), (path, _axe(page))
+    qm.assert_no_errors()
+
+
+def test_only_quality_managers_see_the_studio_link(web, shipped_site):
+    web.sign_in("coordinator")
+    expect(web.page.locator("#who-name")).to_contain_text("Carol")
+    expect(web.page.locator("#nav-studio")).to_be_hidden()

@@ -54,8 +54,11 @@
     const canvas = viewer.get('canvas');
     const registry = viewer.get('elementRegistry');
     canvas.zoom('fit-viewport');
-    for (const [id, css] of Object.entries(marks)) {
-      if (registry.get(id)) canvas.addMarker(id, css);
+    const marked = Object.entries(marks).filter(([id]) => registry.get(id));
+    for (const [id, css] of marked) canvas.addMarker(id, css);
+    if (marked.length && canvas.zoom() < 0.6) {  // a wide diagram: open readable, at the first change
+      canvas.zoom(0.8);
+      canvas.scrollToElement(registry.get(marked[0][0]));
     }
     return viewer;
   }
@@ -65,7 +68,18 @@
   top.removed.forEach((e) => { before[e.element_id] = 'diff-removed'; });
   top.changed.forEach((e) => { before[e.was || e.element_id] = 'diff-changed'; after[e.element_id] = 'diff-changed'; });
   top.added.forEach((e) => { after[e.element_id] = 'diff-added'; });
-  await Promise.all([show(document.getElementById('from-canvas'), from, before),
+  const viewers = await Promise.all([show(document.getElementById('from-canvas'), from, before),
     show(document.getElementById('to-canvas'), to, after)]);
+  // a listed element of the process: show it on both diagrams
+  for (const item of list.querySelectorAll('li[data-element]')) {
+    const id = item.dataset.element;
+    if (!viewers.some((v) => v.get('elementRegistry').get(id))) continue;
+    const button = el('button', {type: 'button', class: 'small', 'aria-label': `Show ${id} on the diagrams`}, 'Show');
+    button.addEventListener('click', () => viewers.forEach((v) => {
+      const element = v.get('elementRegistry').get(id);
+      if (element) v.get('canvas').scrollToElement(element);
+    }));
+    item.append(' ', button);
+  }
   root.dataset.ready = 'true';
 })();
