@@ -46,7 +46,7 @@ const StudioPanel = (() => {
       body.append(el('p', {class: 'element-type'}, element.type.replace('bpmn:', ''), ' ', el('code', {}, bo.id)));
       if (is(bo, 'bpmn:Lane')) {
         body.append(this.text('Role (the lane name)', bo.name || '', (v) => this.modeling.updateLabel(element, v),
-          {list: 'studio-roles', help: 'Every user task in this lane is done by users holding this role.'}));
+          {name: 'role', list: 'studio-roles', help: 'Every user task in this lane is done by users holding this role.'}));
         return;
       }
       if (!is(bo, 'bpmn:Process') && !is(bo, 'bpmn:Collaboration')) {
