@@ -110,8 +110,12 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     expect(page.locator("#diff-files")).to_contain_text("accreditation.bpmn")
     page.screenshot(path=SHOTS + "diff.png", full_page=True)
 
-    # migration: dry run, then migrate the running case
+    # the new version is listed at once, with its note; then migration: dry run, then migrate the running case
     qm.goto("/studio")
+    v2 = page.locator('article[data-key="accreditation"] tr[data-version="2"]')
+    expect(v2).to_contain_text("Two reviewers for eligibility")
+    expect(v2).to_contain_text("quinn")
+    expect(v2.locator(".badge")).to_have_text("latest")
     page.get_by_role("link", name="Migrate cases of accreditation version 1").click()
     expect(page.locator("#migrate[data-ready=true]")).to_be_attached()
     page.get_by_role("button", name="Dry run").click()
@@ -126,6 +130,8 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     page.screenshot(path=SHOTS + "migrated.png", full_page=True)
     after = shipped_site.case(case["id"])
     assert after["definition_version"] == 2
+    events = shipped_site.client("quality_manager").get(f"/api/cases/{case['id']}/history?action=case.migrated")
+    assert [(e["data"]["from_version"], e["data"]["to_version"]) for e in events.get_json()] == [(1, 2)]
     qm.assert_no_errors()
 
 
