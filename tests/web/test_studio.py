@@ -231,6 +231,7 @@ def test_the_modeler_keeps_everything_the_engine_reads(qm, shipped_site):
         saved = page.evaluate("async xml => { const m = window.studioModeler; await m.importXML(xml); "
                               "return (await m.saveXML({format: true})).xml; }", original)
         assert _extensions(saved) == _extensions(original), path.name
+        assert page.evaluate("() => StudioHints.collect(window.studioModeler, 'x')") == [], path.name
     qm.assert_no_errors()
 
 
@@ -253,4 +254,22 @@ def test_panel_writes_the_properties_the_engine_reads(qm, shipped_site):
     assert review[("property", "shareWith")] == "applicant"
     assert review[("postScript", None)] == "reviewed = True"
     assert ("property", {"name": "scheduleKind", "value": "rfi_deadline"}, "") in found["rfi_escalation_timer"]
+    qm.assert_no_errors()
+
+
+def test_modelling_hints_point_at_an_unreachable_unnamed_task(qm, shipped_site):
+    """A task dropped on the canvas and left unconnected: the engine accepts it, the studio hints at it."""
+    page = qm.page
+    qm.goto("/studio/accreditation/versions/1")
+    expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
+    loose = page.evaluate("""() => { const m = window.studioModeler;
+        const lane = m.get('elementRegistry').get('Lane_committee');
+        return m.get('modeling').createShape({type: 'bpmn:Task'}, {x: lane.x + 300, y: lane.y + lane.height / 2},
+                                             lane.parent).id; }""")
+    page.get_by_role("button", name="Validate").click()
+    hints = page.locator(f'#problems button.problem.hint[data-element="{loose}"]')
+    expect(hints).to_have_count(3)
+    expect(hints.first).to_contain_text("Modelling hint")
+    expect(page.locator("#validation-status")).to_contain_text("3 modelling hint(s)")
+    expect(page.locator(f'#canvas .djs-element.studio-hint[data-element-id="{loose}"]')).to_have_count(1)
     qm.assert_no_errors()

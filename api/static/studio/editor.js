@@ -109,7 +109,8 @@
   async function validate() {
     await sync();
     const report = await api('POST', '/api/process-definitions/validate', {files});
-    problems.show(report);
+    const hints = Studio.kind(current) === 'bpmn' ? StudioHints.collect(modeler, current) : [];
+    problems.show({...report, warnings: [...(report.warnings || []), ...hints]});
     if (Studio.kind(current) === 'bpmn') problems.mark(modeler, current);
     return report;
   }

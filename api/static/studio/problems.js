@@ -5,6 +5,7 @@
 
 const StudioProblems = (() => {
   const {el} = Accredit;
+  const LABELS = {error: 'Error', warning: 'Warning', hint: 'Modelling hint'};
 
   class Problems {
     /** list: the <ol> to fill; open(file, elementId): show that file and select the element. */
@@ -28,17 +29,19 @@ const StudioProblems = (() => {
         const button = el('button', {type: 'button', class: `problem ${p.severity}`, dataset: {index: i,
           element: p.element_id || '', file: p.file || ''}},
         el('span', {class: 'problem-number'}, String(i + 1)), ' ',
-        el('strong', {}, p.severity === 'error' ? 'Error' : 'Warning'), ': ', p.message,
+        el('strong', {}, LABELS[p.severity] || 'Warning'), ': ', p.message,
         where ? el('span', {class: 'where'}, ` — ${where}`) : null);
         button.addEventListener('click', () => this.open(p.file, p.element_id));
         return el('li', {}, button);
       }));
+      const count = (severity) => this.items.filter((p) => p.severity === severity).length;
+      const hints = count('hint') ? ` ${count('hint')} modelling hint(s) (they do not block a deployment).` : '';
       if (!report) Studio.status(this.summary, '');
-      else if (report.valid && !this.items.length) Studio.status(this.summary, 'No problems: the bundle is valid.', 'ok');
-      else {
-        const errors = (report.errors || []).length;
-        Studio.status(this.summary, `${errors} error(s), ${this.items.length - errors} warning(s).`,
-          errors ? 'bad' : 'ok');
+      else if (report.valid && this.items.length === count('hint')) {
+        Studio.status(this.summary, `No problems: the bundle is valid.${hints}`, 'ok');
+      } else {
+        Studio.status(this.summary, `${count('error')} error(s), ${count('warning')} warning(s).${hints}`,
+          count('error') ? 'bad' : 'ok');
       }
     }
 
@@ -51,12 +54,13 @@ const StudioProblems = (() => {
         if (!registry.get(id)) continue;
         canvas.removeMarker(id, 'studio-error');
         canvas.removeMarker(id, 'studio-warning');
+        canvas.removeMarker(id, 'studio-hint');
       }
       overlays.remove({type: 'studio-problem'});
       this.marked = [];
       this.items.forEach((p, i) => {
         if (!p.element_id || (p.file && p.file !== file) || !registry.get(p.element_id)) return;
-        canvas.addMarker(p.element_id, p.severity === 'error' ? 'studio-error' : 'studio-warning');
+        canvas.addMarker(p.element_id, `studio-${p.severity}`);
         this.marked.push(p.element_id);
         overlays.add(p.element_id, 'studio-problem', {position: {top: -12, right: 12},
           html: el('span', {class: `problem-badge ${p.severity}`, title: p.message}, String(i + 1))});
