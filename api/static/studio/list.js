@@ -28,11 +28,13 @@
         actions.append(el('a', {href: links.migrate(p.key, v.version), class: 'button',
           'aria-label': `Migrate cases of ${p.key} version ${v.version}`}, 'Migrate cases'));
       }
+      const cell = (label, attrs, ...content) => el('td', {...attrs, dataset: {label}}, ...content);
+      actions.dataset.label = 'Actions';
       return el('tr', {dataset: {version: v.version}},
-        el('td', {}, `v${v.version}`, v.latest ? el('span', {class: 'badge'}, 'latest') : null),
-        el('td', {}, Accredit.utc(v.deployed_at)), el('td', {}, v.deployed_by),
-        el('td', {class: 'note'}, v.note || ''), el('td', {class: 'num'}, String(v.open_cases)),
-        el('td', {class: 'num'}, String(v.cases)), actions);
+        cell('Version', {}, `v${v.version}`, v.latest ? el('span', {class: 'badge'}, 'latest') : null),
+        cell('Deployed', {}, Accredit.utc(v.deployed_at)), cell('By', {}, v.deployed_by),
+        cell('Change note', {class: 'note'}, v.note || ''), cell('Open cases', {class: 'num'}, String(v.open_cases)),
+        cell('All cases', {class: 'num'}, String(v.cases)), actions);
     });
     root.append(el('article', {class: 'process card', dataset: {key: p.key}},
       el('h2', {}, p.name || p.key, ' ', el('code', {}, p.key)),
