@@ -273,3 +273,52 @@ def test_modelling_hints_point_at_an_unreachable_unnamed_task(qm, shipped_site):
     expect(page.locator("#validation-status")).to_contain_text("3 modelling hint(s)")
     expect(page.locator(f'#canvas .djs-element.studio-hint[data-element-id="{loose}"]')).to_have_count(1)
     qm.assert_no_errors()
+
+
+def _without_the_application_task(xml: str) -> str:
+    """membership.bpmn with its first user task removed: the flow into it now goes to the review."""
+    from lxml import etree
+
+    root = etree.fromstring(xml.encode("utf-8"))
+    gone = {"membership_application", "Flow_membership_application_to_membership_review"}
+    for node in list(root.iter()):
+        if not isinstance(node.tag, str):
+            continue
+        if node.get("id") in gone or node.get("bpmnElement") in gone or (
+                etree.QName(node).localname == "flowNodeRef" and node.text in gone):
+            node.getparent().remove(node)
+        elif node.get("id") == "Flow_merge_application_to_membership_application":
+            node.set("targetRef", "membership_review")
+        elif etree.QName(node).localname == "incoming" and node.text in gone:
+            node.text = "Flow_merge_application_to_membership_application"
+    return etree.tostring(root, encoding="unicode")
+
+
+def test_dry_run_says_which_case_cannot_move_and_why_and_diff_marks_removed_elements(qm, shipped_site):
+    """membership v2 drops the task a running case waits at: the case cannot move, the page says why and offers
+    no checkbox for it; the diff marks the task removed on the old diagram."""
+    from ..conftest import PROCESSES
+
+    case = shipped_site.start("membership", business_key="STUDIO-BLOCKED-1")
+    xml = _without_the_application_task((PROCESSES / "membership.bpmn").read_text())
+    r = shipped_site.client("quality_manager").post("/api/process-definitions", json={
+        "files": {"membership.bpmn": xml}, "note": "no application form any more"})
+    assert r.status_code == 201, r.get_json()
+    page = qm.page
+    qm.goto("/studio/membership/versions/1/migrate")
+    expect(page.locator("#migrate[data-ready=true]")).to_be_attached()
+    page.get_by_role("button", name="Dry run").click()
+    row = page.locator(f'#dry-run-table tr[data-case-id="{case["id"]}"]')
+    expect(row).to_contain_text("Cannot move")
+    expect(row).to_contain_text("does not exist in version 2")
+    expect(row.locator("input[type=checkbox]")).to_be_disabled()
+    expect(page.locator("#dry-run-summary")).to_contain_text("1 cannot")
+    page.screenshot(path=SHOTS + "dry-run-blocked.png", full_page=True)
+
+    qm.goto("/studio/membership/diff?from=1&to=2")
+    expect(page.locator("#diff[data-ready=true]")).to_be_attached(timeout=20_000)
+    expect(page.locator('#diff-list li.removed[data-element="membership_application"]')).to_be_visible()
+    expect(page.locator('#from-canvas .djs-element.diff-removed[data-element-id="membership_application"]')) \
+        .to_have_count(1)
+    page.screenshot(path=SHOTS + "diff-removed.png", full_page=True)
+    qm.assert_no_errors()

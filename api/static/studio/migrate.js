@@ -24,7 +24,8 @@
     }
     const details = [['Waiting at now', names(c.ready_tasks_before)], ['Waiting at after the move', names(c.ready_tasks_after)]];
     if ((c.affected_ready_tasks || []).length) {
-      details.push(['Open tasks that change', c.affected_ready_tasks.map((t) => `${t.name || t.element_id} (${t.changes.join(', ')})`).join('; ')]);
+      details.push(['Open tasks that change', c.affected_ready_tasks.map((t) => (t.changes.length ? `${t.name || t.element_id} (${t.changes.join(', ')})`
+        : t.name || t.element_id)).join('; ')]);
     }
     if ((c.timers_restarted || []).length) details.push(['Timers that restart', c.timers_restarted.join(', ')]);
     return el('div', {}, el('strong', {class: 'status ok'}, 'Can move.'),
