@@ -109,6 +109,8 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     expect(page.locator('#to-canvas .djs-element.diff-changed[data-element-id="eligibility_review"]')).to_have_count(1)
     expect(page.locator("#diff-files")).to_contain_text("accreditation.bpmn")
     page.screenshot(path=SHOTS + "diff.png", full_page=True)
+    if AXE.exists():
+        assert not _axe(page)
 
     # the new version is listed at once, with its note; then migration: dry run, then migrate the running case
     qm.goto("/studio")
@@ -128,6 +130,8 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     result = page.locator(f'#migration-list li[data-case-id="{case["id"]}"]')
     expect(result).to_contain_text("moved from v1 to v2")
     page.screenshot(path=SHOTS + "migrated.png", full_page=True)
+    if AXE.exists():
+        assert not _axe(page)
     after = shipped_site.case(case["id"])
     assert after["definition_version"] == 2
     events = shipped_site.client("quality_manager").get(f"/api/cases/{case['id']}/history?action=case.migrated")
