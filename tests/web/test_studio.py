@@ -35,6 +35,9 @@ def test_editor_opens_the_accreditation_diagram(qm, shipped_site):
     page = qm.page
     qm.goto("/studio/accreditation/versions/1")
     expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
+    expect(page.locator("#canvas .bjs-powered-by")).to_be_visible()  # the bpmn.io licence's watermark
+    expect(page.locator('#canvas .djs-element[data-element-id="eligibility_review"]')).to_have_count(1)
+    expect(page.locator("#canvas .djs-palette")).to_be_visible()  # the modeler, not a viewer
     page.screenshot(path=SHOTS + "editor.png", full_page=True)
     qm.assert_no_errors()
 

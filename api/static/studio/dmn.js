@@ -25,7 +25,7 @@ const StudioDmn = (() => {
 
     async open(name, xml) {
       await this.load();
-      if (!this.modeler) this.modeler = new DmnJS({container: this.container, common: {keyboard: {bindTo: null}}});
+      if (!this.modeler) this.modeler = new DmnJS({container: this.container});
       this.name = name;
       await this.modeler.importXML(xml);
       const decision = this.modeler.getViews().find((v) => v.type === 'decisionTable');
