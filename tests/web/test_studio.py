@@ -139,6 +139,12 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     assert after["definition_version"] == 2
     events = shipped_site.client("quality_manager").get(f"/api/cases/{case['id']}/history?action=case.migrated")
     assert [(e["data"]["from_version"], e["data"]["to_version"]) for e in events.get_json()] == [(1, 2)]
+    qm.goto("/studio")
+    expect(page.locator('article[data-key="accreditation"] tr[data-version="1"] td[data-label="Open cases"]')) \
+        .to_have_text("0")
+    expect(page.locator('article[data-key="accreditation"] tr[data-version="2"] td[data-label="Open cases"]')) \
+        .to_have_text("1")
+    page.locator('article[data-key="accreditation"]').screenshot(path=SHOTS + "list-after.png")
     qm.assert_no_errors()
 
 
