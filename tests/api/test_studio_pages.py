@@ -6,14 +6,14 @@ import re
 
 import pytest
 
-from api.app import create_app
+from tests.apps import make_app
 
 from .conftest import app_config
 
 
 @pytest.fixture
 def client(tmp_path):
-    return create_app(app_config(tmp_path)).test_client()
+    return make_app(app_config(tmp_path)).test_client()
 
 
 @pytest.mark.parametrize("path", ["/studio", "/studio/accreditation/versions/2", "/studio/accreditation/diff",
