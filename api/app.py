@@ -122,6 +122,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .web_audit import bp as audit_pages
 
     app.register_blueprint(audit_pages)  # audit console and step heat (docs/auditor-guide.md)
+    from .web_studio import bp as studio_pages
+
+    app.register_blueprint(studio_pages)  # the process studio (docs/quality-manager-guide.md)
 
     @app.before_request
     def _authenticate_first():

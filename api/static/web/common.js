@@ -89,7 +89,6 @@ const Accredit = (() => {
       document.getElementById('who-name').textContent = `${user.display_name || user.username} (${user.roles.join(', ')})`;
       document.getElementById('who').hidden = false;
       document.getElementById('nav').hidden = false;
-      for (const link of document.querySelectorAll('[data-needs-role]')) link.hidden = !user.roles.includes(link.dataset.needsRole);
       // links for some roles only (data-roles="a b"): a convenience, the API still decides what each may read
       for (const link of document.querySelectorAll('#nav [data-roles]')) {
         link.hidden = !link.dataset.roles.split(' ').some((r) => user.roles.includes(r));
