@@ -7,7 +7,6 @@ exactly as before. The HTTP layer, the scheduler and the tests all go through :c
 from __future__ import annotations
 
 import threading
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -25,6 +24,7 @@ from .models import Case, Event, HumanTask, ProcessDefinition, Timer, utcnow
 from .sandbox import make_script_engine
 from .serialization import StateSerializer
 from .workflow_state import (
+    find_task,
     properties,
 )
 
@@ -171,7 +171,7 @@ class Engine:
             ui = _form_schema(case.definition, row.ui_form)
             data = {}
             if schema is not None and row.status == "ready":
-                task = self._deserialize(case).get_task_from_id(uuid.UUID(task_id))
+                task = find_task(self._deserialize(case), task_id)
                 fields = set(schema.get("properties", {}))
                 data = {k: v for k, v in (task.data if task else {}).items() if k in fields}
             return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history._jsonable(data)}
@@ -195,7 +195,7 @@ class Engine:
                                task_id=task_id, status=ref.status)
             ops = _Operation(self, s, actor)
             loaded = ops.load(ref.case_id)
-            task = loaded.wf.get_task_from_id(uuid.UUID(task_id))
+            task = find_task(loaded.wf, task_id)  # None once completed and pruned
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict("the task is no longer ready (the case moved on)", task_id=task_id)
             role = self._check_may_complete(s, loaded, task, ref, actor)
