@@ -15,7 +15,8 @@ saved, after the history diff of the call has been recorded; it removes two kind
 2. **Completed links of a chain** — a completed task with a single child, on the path to something live:
    the passes of a loop. Its child is re-attached to its parent (ancestry between the kept tasks is
    unchanged, so ``is_descendant_of`` answers as before). Never removed: the root, the parent of an
-   unfinished join (a gateway reads which input its parent was), the split a structured join will look for
+   unfinished task (it re-inherits its parent's data on every update — a waiting catch event on every
+   timer refresh — and a join reads which input its parent was), the split a structured join will look for
    (``find_ancestor`` of a boundary-event join), a non-interrupting boundary event (it marks a side path:
    ``end_event_reached``), a task that is not completed (running multi-instance or sub-process tasks, with
    their children).
@@ -72,9 +73,11 @@ def _prune_tree(top, w) -> int:
             if getattr(spec, "cancel_activity", None) is False:
                 keep.add(task.id)
             continue
+        if task.parent is not None:
+            # an unfinished task re-inherits its parent's data whenever it is updated (a waiting catch
+            # event on every timer refresh); a join also reads which input its parent was
+            keep.add(task.parent.id)
         if isinstance(spec, Join):
-            if task.parent is not None:
-                keep.add(task.parent.id)
             split = getattr(spec, "split_task", None)
             if split is not None:
                 anchor = task.parent
