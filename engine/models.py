@@ -288,3 +288,18 @@ class Notification(Base):
     body: Mapped[str] = mapped_column(sa.Text)
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class AuditCheckpoint(Base):
+    """The signed head of one audit chain (a case's, or ``"system"``): an HMAC-SHA256, with a key kept outside
+    the database, over the chain, seq and hash of its last event (:mod:`engine.checkpoints`). Someone who
+    rewrites a tail and recomputes every hash cannot sign the new head."""
+
+    __tablename__ = "audit_checkpoint"
+
+    chain: Mapped[str] = mapped_column(sa.String(36), primary_key=True)
+    seq: Mapped[int]
+    hash: Mapped[str] = mapped_column(sa.String(64))
+    signed_at: Mapped[datetime]
+    key_id: Mapped[str] = mapped_column(sa.String(16))
+    mac: Mapped[str] = mapped_column(sa.String(64))

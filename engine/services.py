@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from . import history, signatures
+from . import history, redaction, signatures
 from .actors import SYSTEM, Actor
 from .db import Database
 from .errors import Conflict, DefinitionInvalid, EngineError, Forbidden, InvalidFormData, NotFound
@@ -159,10 +159,7 @@ class Engine:
                         [TaskView.of(t) for t in tasks])
         if wf is not None:
             data = public_data(latest_data(wf))
-            if limited:
-                allowed = self.visible_variables(row.definition, viewer.roles)
-                data = {k: v for k, v in data.items() if k in allowed}
-            view.data = data
+            view.data = redaction.case_data(self, row.definition, viewer, data) if limited else data
         return view
 
     def linked_cases(self, case_id: str) -> list[CaseView]:

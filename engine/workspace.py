@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import history
+from . import history, redaction
 from .access import actionable_tasks, case_visible, read_only, sees_all_cases, visible_cases
 from .actors import Actor
 from .db import Database
@@ -191,18 +191,9 @@ class Workspace:
                                     case_ids=case_ids, limit=limit)
 
     def notifications(self, actor: Actor, limit: int = 200) -> list:
-        """Reminders and deadline notices for the caller (as a person, or for a role they hold; an
-        applicant's role notices only for its own organisation)."""
-        from .models import Notification
-
-        recipients = [actor.username] + [f"role:{r}" for r in sorted(actor.roles)]
-        stmt = sa.select(Notification).where(Notification.recipient.in_(recipients))
-        if "applicant" in actor.roles and not sees_all_cases(actor):
-            stmt = stmt.where(sa.or_(Notification.recipient == actor.username,
-                                     Notification.organisation_id == actor.organisation_id))
-        with self.db.read() as s:
-            return list(s.scalars(stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
-                                  .limit(limit)))
+        """Reminders and deadline notices for the caller (as a person, or for a role they hold), only of cases
+        they may see (:func:`engine.redaction.notifications_for`)."""
+        return redaction.notifications_for(self.db, actor, limit)
 
     def for_cause_audit(self, actor: Actor, organisation_id: str, reason: str,
                         accreditation_case_id: str | None = None) -> CaseView:
