@@ -175,9 +175,9 @@ def _drive_rich_loop(engine, actors, passes: int, parallel: bool = False):
 
 
 def test_pruning_changes_nothing_anyone_sees_and_keeps_the_state_bounded(engine, actors, monkeypatch, tmp_path):
-    """The same 30 passes with and without pruning: identical ready tasks after every call, identical
+    """The same 18 passes with and without pruning: identical ready tasks after every call, identical
     history (every event, in order), same outcome and data. Only the state size differs."""
-    pruned = _drive_rich_loop(engine, actors, 30)
+    pruned = _drive_rich_loop(engine, actors, 18)
 
     from engine import pruning
     from engine.db import Database
@@ -187,7 +187,7 @@ def test_pruning_changes_nothing_anyone_sees_and_keeps_the_state_bounded(engine,
     other = Database(f"sqlite:///{tmp_path / 'unpruned.sqlite'}")
     other.migrate()
     try:
-        unpruned = _drive_rich_loop(Engine(other, script_time_limit=1.0), actors, 30)
+        unpruned = _drive_rich_loop(Engine(other, script_time_limit=1.0), actors, 18)
     finally:
         other.dispose()
 
@@ -197,16 +197,16 @@ def test_pruning_changes_nothing_anyone_sees_and_keeps_the_state_bounded(engine,
     assert history == unpruned[1]
     assert (case.status, case.outcome) == (unpruned[2].status, unpruned[2].outcome) == ("completed", "end")
     # An ended case shows the data of the end events left in its tree, merged in tree order (sub-process
-    # ends last): without pruning the 30th child's end comes last; with pruning the old child records are
+    # ends last): without pruning the last child's end comes last; with pruning the old child records are
     # gone and the last reminder's end comes last. Only "note", written by several branches, differs.
     assert {k: v for k, v in case.data.items() if k not in ("note", "case_id", "business_key")} == \
         {k: v for k, v in unpruned[2].data.items() if k not in ("note", "case_id", "business_key")}
-    assert case.data["passes"] == 30 and case.data["reminded"] is True
-    assert sum(1 for h in history if h[:2] == ("timer.fired", "remind")) == 10
-    assert sum(1 for h in history if h[:2] == ("task.completed", "work")) == 30
+    assert case.data["passes"] == 18 and case.data["reminded"] is True
+    assert sum(1 for h in history if h[:2] == ("timer.fired", "remind")) == 6
+    assert sum(1 for h in history if h[:2] == ("task.completed", "work")) == 18
     # bounded with pruning, growing without
-    assert sizes[29] <= 1.5 * sizes[5], sizes
-    assert unpruned[3][29] > 3 * unpruned[3][5]
+    assert sizes[17] <= 1.5 * sizes[5], sizes
+    assert unpruned[3][17] > 2 * unpruned[3][5]
 
 
 def test_a_parallel_join_inside_a_loop_waits_for_every_branch_of_its_own_pass(engine, actors):
