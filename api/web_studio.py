@@ -7,14 +7,14 @@ from __future__ import annotations
 
 from flask import Blueprint, make_response, render_template
 
-from .web import _CSP
+from .web import CSP
 
 bp = Blueprint("studio", __name__, url_prefix="/studio", template_folder="templates")
 
 
 def _page(template: str, **context):
     response = make_response(render_template(f"studio/{template}", page="studio", **context))
-    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"
