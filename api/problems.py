@@ -33,6 +33,10 @@ def problem(status: int, detail: str | None = None, *, kind: str | None = None, 
     if detail:
         body["detail"] = detail
     body.update({k: v for k, v in extra.items() if v is not None})
+    from .logging import request_id
+
+    if request and request_id():
+        body.setdefault("request_id", request_id())  # the same id as the response header and the log line
     response = jsonify(body)
     response.status_code = status
     response.content_type = "application/problem+json"

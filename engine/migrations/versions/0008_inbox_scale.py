@@ -4,6 +4,8 @@ Revision ID: 0008_inbox_scale
 Revises: 0007_records
 Create Date: 2026-11-30
 """
+from datetime import datetime
+
 from alembic import op
 import sqlalchemy as sa
 
@@ -14,13 +16,14 @@ branch_labels = None
 depends_on = None
 
 #: the due sort key of a task without a due date: after every dated one (see engine.models.NO_DUE_DATE)
-NO_DUE = '9999-12-31 00:00:00.000000'
+NO_DUE = datetime(9999, 12, 31)  # stored naive UTC, like every UTCDateTime
 
 
 def upgrade() -> None:
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.add_column(sa.Column('due_sort', sa.DateTime(), nullable=True))
-    op.execute(sa.text("UPDATE human_task SET due_sort = COALESCE(due_at, :none)").bindparams(none=NO_DUE))
+    op.execute(sa.text("UPDATE human_task SET due_sort = COALESCE(due_at, :none)").bindparams(
+        sa.bindparam("none", NO_DUE, type_=sa.DateTime())))
     with op.batch_alter_table('human_task', schema=None) as batch_op:
         batch_op.alter_column('due_sort', existing_type=sa.DateTime(), nullable=False)
         batch_op.drop_index('ix_human_task_status_role')
