@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from .errors import InvalidFormData, ProcessError
 from .models import ProcessDefinition
+from .sandbox.patterns import form_validator
 
 
 def _form_schema(definition: ProcessDefinition, form: str | None) -> dict | None:
@@ -49,7 +50,7 @@ def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, 
             raise InvalidFormData(f"task '{label}' takes no data",
                                   [{"field": f"/{k}", "message": "unexpected field"} for k in data])
         return
-    validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker(session))
+    validator = form_validator(schema, _format_checker(session))  # patterns on RE2: linear time
     errors = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = "/" + "/".join(str(p) for p in err.absolute_path)

@@ -31,6 +31,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from .actors import LANE_ROLES
 from .sandbox import lint
+from .sandbox.patterns import pattern_problems
 
 SIGNATURE_MEANINGS = ("approval", "review", "authorship")
 _BARE_DURATION = re.compile(r"^R?\d*/?P[0-9YMWDTHS.,]+$", re.I)
@@ -244,6 +245,11 @@ def _check_forms(files: dict[str, str], lib: Library) -> dict[str, dict]:
         except jsonschema.SchemaError as exc:
             where = "/".join(str(p) for p in exc.path)
             lib.problems.append(Problem("error", f"form is not a valid JSON Schema at '{where}': {exc.message}", name))
+            continue
+        bad_patterns = pattern_problems(schema)
+        for message in bad_patterns:
+            lib.problems.append(Problem("error", message, name))
+        if bad_patterns:
             continue
         forms[name] = schema
     return forms

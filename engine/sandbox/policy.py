@@ -23,7 +23,7 @@ Mode = Literal["eval", "exec"]
 #: Filename given to compiled diagram code: PythonScriptEngine looks for frames with it to report lines.
 FILENAME = "<string>"
 #: Deepest nesting of syntax (operators, calls, subscripts) accepted; CPython's compiler gives up ~1000.
-MAX_DEPTH = 400
+MAX_DEPTH = 500
 #: Longest piece of diagram code accepted (characters).
 MAX_SOURCE_LENGTH = 100_000
 

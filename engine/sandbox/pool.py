@@ -13,6 +13,7 @@ from __future__ import annotations
 import atexit
 import os
 import select
+import signal
 import subprocess
 import sys
 import threading
@@ -34,6 +35,10 @@ _BOOT = ("import sys; sys.path.insert(0, sys.argv.pop(1)); "
 
 class WorkerDied(Exception):
     """The worker process ended or stopped answering (it has been killed)."""
+
+    def __init__(self, message: str, exit_code: int | None = None):
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 class Worker:
@@ -72,7 +77,7 @@ class Worker:
             answer = read_frame(self._out)
             if answer is None:
                 code = self.kill()
-                raise WorkerDied(f"the sandbox worker died (exit {code})")
+                raise WorkerDied(f"the sandbox worker died (exit {code})", code)
             return answer
 
     @property
@@ -136,6 +141,8 @@ class WorkerPool:
         try:
             answer = worker.call(payload, timeout)
         except WorkerDied as exc:
+            if exc.exit_code == -signal.SIGXCPU:
+                raise ScriptTimeout("diagram code used up its CPU time: its worker was stopped", time_limit) from None
             raise ScriptMemoryLimit(f"diagram code was stopped by the sandbox's resource limits ({exc})") from None
         finally:
             self._checkin(worker)
