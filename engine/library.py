@@ -144,6 +144,8 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
         return lib
 
     forms = _check_forms(files, lib)
+    for name in dmn_files:
+        _check_dmn(name, files[name], lib)
     unresolved = _check_call_activities(roots, set(parser.get_process_ids()), lib, resolvable_from)
     user_task_ids: set[str] = set()
     specs_by_key = {}
@@ -265,6 +267,45 @@ def _lint_code(lib, lines, element_id, what, source, mode):
         return
     for msg in lint(source, mode):
         _problem_at(lib, lines, "error", element_id, f"{what}: {msg}")
+
+
+#: Longest DMN cell (characters): SpiffWorkflow rewrites match cells with a backtracking regex at run time.
+MAX_DMN_CELL = 2000
+
+
+def _check_dmn(file_name: str, text: str, lib: Library) -> None:
+    """Every DMN input expression, input entry and output entry compiles under the sandbox (the parser
+    checks none of them): as SpiffWorkflow evaluates them — an input entry either uses ``?`` or is
+    appended to its input expression (``< 6``) or compared with it (``"grant"``)."""
+    root = etree.fromstring(text.encode("utf-8"))
+    for node in root.iter():
+        if not isinstance(node.tag, str) or etree.QName(node).localname != "text":
+            continue
+        parent = node.getparent()
+        kind = etree.QName(parent).localname if parent is not None else ""
+        if kind not in ("inputExpression", "inputEntry", "outputEntry"):
+            continue
+        source = (node.text or "").strip()
+        owner = next((a for a in node.iterancestors() if a.get("id")), parent)
+        element, where = owner.get("id"), (file_name, node.sourceline)
+        if len(source) > MAX_DMN_CELL:
+            lib.problems.append(Problem("error", f"DMN {kind} is {len(source)} characters long (limit {MAX_DMN_CELL})",
+                                        file_name, element, node.sourceline))
+            continue
+        if not source or (kind == "inputEntry" and source == "-"):
+            continue
+        if kind == "inputEntry":
+            rewritten = re.sub(r"\?", "dmninputexpr", source)
+            if "dmninputexpr" in rewritten:
+                candidates = [rewritten]
+            else:
+                candidates = [f"dmninputexpr {source}", f"(dmninputexpr) == ({source})"]
+            messages = [lint(c, "eval") for c in candidates]
+            messages = min(messages, key=len)
+        else:
+            messages = lint(source, "eval")
+        for msg in messages:
+            _problem_at(lib, {element: where}, "error", element, f"DMN {kind}: {msg}")
 
 
 def _check_timer(lib, lines, task_spec, event_definition):

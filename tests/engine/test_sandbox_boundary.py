@@ -133,3 +133,19 @@ def test_form_pattern_needing_backtracking_is_refused_at_deploy(engine):
 def test_simple_form_still_validates(engine):
     assert engine.validate(two_step()).errors == []
     assert json.loads(SIMPLE_FORM)
+
+
+def test_dmn_cells_are_linted_at_validate(engine):
+    from engine.library import read_directories
+
+    from ..conftest import FORMS, PROCESSES
+
+    files = read_directories(PROCESSES, FORMS)
+    assert engine.validate(files).errors == []
+    files["eligibility_check.dmn"] = (
+        files["eligibility_check.dmn"]
+        .replace("<text>months_in_operation</text>", "<text>months_in_operation.__class__</text>")
+        .replace("<text>&lt; 6</text>", "<text>&lt; 6 " + "+ 1 " * 3000 + "</text>"))
+    problems = {(p.file, p.element_id): p.message for p in engine.validate(files).errors}
+    assert "__class__" in problems[("eligibility_check.dmn", "InputExpression_months_in_operation")]
+    assert "characters long" in problems[("eligibility_check.dmn", "InputEntry_eligibility_check_2_1")]
