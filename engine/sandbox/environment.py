@@ -24,7 +24,7 @@ from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScript
 from . import fastpath, plain
 from .errors import NonJsonData, SandboxViolation, ScriptMemoryLimit, ScriptTimeout
 from .namespace import sandbox_globals
-from .policy import FILENAME, compile_restricted_code
+from .policy import FILENAME, compile_restricted_code, referenced_names
 from .pool import WorkerPool, default_pool
 from .timelimit import register_code, run_traced
 
@@ -128,26 +128,33 @@ class IsolatedEnvironment(RestrictedEnvironment):
         if bounded:
             value = self._evaluate(expression, context, external_context, self.time_limit if loops else None)
             return plain.check(value, "the value of the expression")
-        answer = self._remote("eval", expression, context, external_context)
+        _sent, answer = self._remote("eval", expression, context, external_context)
         return answer["value"]
 
     def execute(self, script, context, external_context=None):
         self.check_for_overwrite(context, external_context or {})
-        answer = self._remote("exec", script, context, external_context)
-        context.clear()
-        context.update(answer["context"])
+        sent, answer = self._remote("exec", script, context, external_context)
+        result = answer["context"]
+        for name in sent:
+            if name not in result:  # ``del name`` in the script
+                context.pop(name, None)
+        context.update(result)
         return True
 
-    def _remote(self, mode: str, source: str, context: dict, external_context: dict | None) -> dict:
+    def _remote(self, mode: str, source: str, context: dict, external_context: dict | None):
+        """Run in a worker; (names of the task data sent, the answer). Only the variables the code
+        mentions travel (see :func:`.policy.referenced_names`)."""
         compile_restricted_code(source, mode)  # refusals and syntax errors without a round trip
-        external = dict(self.globals)
-        external.update(external_context or {})
+        names = referenced_names(source, mode)
+        external = {k: v for k, v in self.globals.items() if k in names}
+        external.update((k, v) for k, v in (external_context or {}).items() if k in names)
+        sent = {k: context[k] for k in names if k in context}
         request = {"mode": mode, "code": source, "limit": self.time_limit, "now": time.time(),
-                   "context": context, "external": external}
+                   "context": sent, "external": external}
         answer = self.pool.request(request, self.time_limit)
         if not answer.get("ok"):
             _raise_at_line(_rebuild(answer), answer.get("line"))
-        return answer
+        return sent, answer
 
 
 def make_script_engine(time_limit: float | None = DEFAULT_TIME_LIMIT, *,

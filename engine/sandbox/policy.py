@@ -232,6 +232,17 @@ def lint(source: str, mode: Mode = "exec") -> list[str]:
 
 
 @functools.lru_cache(maxsize=2048)
+def referenced_names(source: str, mode: Mode) -> frozenset[str]:
+    """Every variable name the code mentions. Diagram code has no ``globals()``, ``vars()``, ``eval`` nor
+    dunder access, so these are the only task-data entries it can read or change: the worker is sent
+    just these."""
+    tree, _problems, _syntax_error = parse(source, mode)
+    if tree is None:
+        return frozenset()
+    return frozenset(node.id for node in ast.walk(tree) if isinstance(node, ast.Name))
+
+
+@functools.lru_cache(maxsize=2048)
 def compile_restricted_code(source: str, mode: Mode) -> CodeType:
     """Compile diagram code for the sandbox (cached per source and mode).
 
