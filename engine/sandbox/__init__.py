@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from .environment import DEFAULT_TIME_LIMIT, IsolatedEnvironment, RestrictedEnvironment, make_script_engine
 from .errors import NonJsonData, SandboxViolation, ScriptMemoryLimit, ScriptTimeout
-from .guards import MAX_INT_BITS, MAX_SEQUENCE_LENGTH
+from .limits import MAX_INT_BITS, MAX_SEQUENCE_LENGTH
 from .namespace import SANDBOX_BUILTINS
 from .policy import compile_restricted_code, lint
 

@@ -15,7 +15,6 @@ from __future__ import annotations
 import functools
 import math
 import operator
-import re
 from typing import Any, Callable
 
 from RestrictedPython import Guards as _rp_guards
@@ -23,16 +22,8 @@ from RestrictedPython.Guards import safer_getattr
 from RestrictedPython.transformer import INSPECT_ATTRIBUTES
 
 from .errors import SandboxViolation
-
-#: Most items a ``range()``, a ``seq * n`` repetition, a padding or a joined/replaced string may produce.
-MAX_SEQUENCE_LENGTH = 10**6
-#: Largest integer (in bits) ``*``, ``**``, ``<<`` and math.factorial & co. may produce. Division of two
-#: such numbers is quadratic in C (~10 ms at this size; ~1 s at 10**6 bits).
-MAX_INT_BITS = 100_000
-#: ``pow(base, exp, mod)`` costs ~bits(exp) * bits(mod)**2: at most that of a 2048-bit RSA operation.
-MAX_MODPOW_COST = 2048**3
-#: Largest width or precision in a format spec (f-string ``{x:>N}``, ``'%Nd' % x``).
-MAX_FORMAT_WIDTH = 10_000
+from .limits import MAX_FORMAT_WIDTH, MAX_INT_BITS, MAX_MODPOW_COST, MAX_SEQUENCE_LENGTH
+from .textguards import STR_METHOD_GUARDS, check_percent_format, is_text
 
 _LN2 = math.log(2)
 _MISSING = object()
@@ -40,8 +31,6 @@ _MISSING = object()
 _MISSING_RAISE = _rp_guards.raise_
 # Attributes of interpreter internals (frames, code, generators, coroutines, tracebacks).
 _INTERNAL_PREFIXES = ("gi_", "cr_", "ag_", "f_", "tb_", "co_")
-# str methods whose integer argument sets the size of the result.
-_STR_WIDTH_METHODS = frozenset({"center", "ljust", "rjust", "zfill"})
 #: attributes an exception object exposes to diagram code
 EXCEPTION_ATTRIBUTES = frozenset({"args"})
 
@@ -52,10 +41,6 @@ def refuse(message: str) -> SandboxViolation:
 
 # -- attributes --------------------------------------------------------------------------------------
 
-def _is_str(obj: Any) -> bool:
-    return isinstance(obj, (str, bytes)) or (isinstance(obj, type) and issubclass(obj, (str, bytes)))
-
-
 def _refuse_attribute(obj: Any, name: str) -> None:
     if name.startswith("_"):
         raise refuse(f"access to attribute {name!r} is not allowed in diagram scripts "
@@ -64,7 +49,7 @@ def _refuse_attribute(obj: Any, name: str) -> None:
         raise refuse(f"access to attribute {name!r} is not allowed in diagram scripts")
     if isinstance(obj, BaseException) and name not in EXCEPTION_ATTRIBUTES:
         raise refuse(f"exception attribute {name!r} is not available in diagram scripts (only 'args')")
-    if name in ("format", "format_map") and _is_str(obj):
+    if name in ("format", "format_map") and is_text(obj):
         raise refuse(f"str.{name}() is not allowed in diagram scripts (use an f-string or '%' formatting)")
 
 
@@ -86,8 +71,8 @@ def guarded_getattr(obj: Any, name: str, default: Any = _MISSING) -> Any:
         raise
     except AttributeError:
         raise AttributeError(f"{type(obj).__name__!r} object has no attribute {name!r}") from None
-    if _is_str(obj):
-        wrapper = _STR_METHOD_GUARDS.get(name)
+    if is_text(obj):
+        wrapper = STR_METHOD_GUARDS.get(name)
         if wrapper is not None:
             if isinstance(obj, type):  # str.join(sep, items): bind, then guard
                 return functools.wraps(value)(lambda self, *a, **k: guarded_getattr(self, name)(*a, **k))
@@ -150,7 +135,7 @@ def check_div(a: Any, b: Any) -> None:
 
 
 def check_mod(a: Any, b: Any) -> None:
-    if _is_str(a):
+    if is_text(a):
         check_percent_format(a, b)
     else:
         check_div(a, b)
@@ -292,125 +277,3 @@ def isqrt(n: int) -> int:
 
 
 MATH_OVERRIDES = {"factorial": factorial, "perm": perm, "comb": comb, "prod": prod, "lcm": lcm, "isqrt": isqrt}
-
-
-# -- strings -------------------------------------------------------------------------------------------
-
-def _too_long(what: str, size: int) -> SandboxViolation:
-    return refuse(f"{what} would make {size} characters, over the sandbox limit of {MAX_SEQUENCE_LENGTH}")
-
-
-def _width_guard(method: Callable[..., Any], name: str) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        for arg in list(args) + list(kwargs.values()):
-            if type(arg) is int and arg > MAX_SEQUENCE_LENGTH:
-                raise _too_long(f"str.{name}({arg})", arg)
-        return method(*args, **kwargs)
-
-    return wrapper
-
-
-def _expandtabs_guard(method: Callable[..., Any], name: str) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def wrapper(tabsize: int = 8) -> Any:
-        text = method.__self__
-        if isinstance(text, (str, bytes)) and isinstance(tabsize, int):
-            size = len(text) + text.count("\t" if isinstance(text, str) else b"\t") * max(tabsize, 0)
-            if size > MAX_SEQUENCE_LENGTH:
-                raise _too_long("expandtabs()", size)
-        return method(tabsize)
-
-    return wrapper
-
-
-def _replace_guard(method: Callable[..., Any], name: str) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def wrapper(old: Any, new: Any, count: int = -1) -> Any:
-        text = getattr(method, "__self__", None)
-        if isinstance(text, (str, bytes)) and isinstance(old, (str, bytes)) and isinstance(new, (str, bytes)):
-            if len(new) > len(old):
-                hits = len(text) + 1 if not old else text.count(old)
-                if isinstance(count, int) and count >= 0:
-                    hits = min(hits, count)
-                size = len(text) + hits * (len(new) - len(old))
-                if size > MAX_SEQUENCE_LENGTH:
-                    raise _too_long("replace()", size)
-        return method(old, new, count)
-
-    return wrapper
-
-
-def _join_guard(method: Callable[..., Any], name: str) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def wrapper(iterable: Any) -> Any:
-        sep = getattr(method, "__self__", None)
-        items = []
-        size = 0
-        step = len(sep) if isinstance(sep, (str, bytes)) else 0
-        for item in iterable:  # a Python loop: the time limit applies to a huge generator
-            if isinstance(item, (str, bytes, bytearray)):
-                size += len(item) + step
-                if size > MAX_SEQUENCE_LENGTH:
-                    raise _too_long("join()", size)
-            items.append(item)
-        return method(items)
-
-    return wrapper
-
-
-def _translate_guard(method: Callable[..., Any], name: str) -> Callable[..., Any]:
-    @functools.wraps(method)
-    def wrapper(table: Any, *args: Any) -> Any:
-        text = getattr(method, "__self__", None)
-        if isinstance(text, str) and isinstance(table, dict):
-            longest = max((len(v) for v in table.values() if isinstance(v, str)), default=1)
-            if len(text) * longest > MAX_SEQUENCE_LENGTH:
-                raise _too_long("translate()", len(text) * longest)
-        return method(table, *args)
-
-    return wrapper
-
-
-_STR_METHOD_GUARDS: dict[str, Callable[[Callable[..., Any], str], Callable[..., Any]]] = {
-    **{name: _width_guard for name in _STR_WIDTH_METHODS},
-    "expandtabs": _expandtabs_guard,
-    "replace": _replace_guard,
-    "join": _join_guard,
-    "translate": _translate_guard,
-}
-
-
-# -- formatting ----------------------------------------------------------------------------------------
-
-# width and precision of a format spec: [[fill]align][sign][z][#][0][width][grouping][.precision][type]
-_SPEC_NUMBERS = re.compile(r"(\d+)")
-# %-format conversions: %[(key)][flags][width|*][.precision|*][length]type
-_PERCENT = re.compile(r"%(?:\([^)]*\))?[#0\- +]*(\*|\d+)?(?:\.(\*|\d+))?[hlL]?[a-zA-Z%]")
-
-
-def check_format_spec(spec: Any) -> Any:
-    """f-string ``{value:spec}``: widths and precisions are capped (``f'{1:>999999999}'``)."""
-    if isinstance(spec, str):
-        for number in _SPEC_NUMBERS.findall(spec):
-            if len(number) > 6 or int(number) > MAX_FORMAT_WIDTH:
-                raise refuse(f"format width/precision {number} exceeds the sandbox limit of {MAX_FORMAT_WIDTH}")
-    return spec
-
-
-def check_percent_format(template: Any, args: Any) -> None:
-    """``'%999999999d' % 1`` and ``'%*d' % (10**9, 1)``: the same cap as format specs."""
-    text = template.decode("latin-1") if isinstance(template, (bytes, bytearray)) else template
-    if not isinstance(text, str):
-        return
-    for width, precision in _PERCENT.findall(text):
-        for number in (width, precision):
-            if number == "*":
-                raise refuse("'*' widths in %-formatting are not allowed in diagram scripts")
-            if number and (len(number) > 6 or int(number) > MAX_FORMAT_WIDTH):
-                raise refuse(f"format width/precision {number} exceeds the sandbox limit of {MAX_FORMAT_WIDTH}")
-
-
-def safe_format(value: Any, spec: str = "") -> str:
-    """The ``format()`` builtin, with the format-spec cap."""
-    return format(value, check_format_spec(spec))

@@ -24,7 +24,8 @@ from RestrictedPython.Guards import (
 )
 from RestrictedPython.PrintCollector import PrintCollector
 
-from . import guards
+from . import guards, textguards
+from .limits import MAX_SEQUENCE_LENGTH
 from .errors import SandboxViolation
 
 logger = logging.getLogger(__name__)
@@ -66,8 +67,8 @@ def _limit_count(func: Callable[..., Any], label: str, keyword: str | None = Non
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         count = kwargs.get(keyword) if keyword else (args[position] if len(args) > position else None)
-        if type(count) is int and count > guards.MAX_SEQUENCE_LENGTH:
-            raise SandboxViolation(f"{label} of {count} exceeds the sandbox limit of {guards.MAX_SEQUENCE_LENGTH}")
+        if type(count) is int and count > MAX_SEQUENCE_LENGTH:
+            raise SandboxViolation(f"{label} of {count} exceeds the sandbox limit of {MAX_SEQUENCE_LENGTH}")
         return func(*args, **kwargs)
 
     return wrapper
@@ -130,7 +131,7 @@ def _build_builtins() -> SandboxBuiltins:
         "sorted": sorted, "sum": sum, "min": min, "max": max, "any": any, "all": all, "enumerate": enumerate,
         "zip": zip, "map": map, "filter": filter, "reversed": reversed, "round": guards.safe_round,
         "abs": abs, "divmod": guards.safe_divmod, "isinstance": isinstance, "iter": guards.safe_iter,
-        "next": next, "pow": guards.safe_pow, "format": guards.safe_format,
+        "next": next, "pow": guards.safe_pow, "format": textguards.safe_format,
         "getattr": guards.guarded_getattr, "hasattr": guards.guarded_hasattr,
         "datetime": _datetime.datetime, "date": _datetime.date, "timedelta": _datetime.timedelta,
         "timezone": _datetime.timezone,
@@ -167,5 +168,5 @@ def sandbox_globals() -> dict[str, Any]:
         "_lshift_": guards.lshift,
         "_floordiv_": guards.floordiv,
         "_mod_": guards.mod,
-        "_format_spec_": guards.check_format_spec,
+        "_format_spec_": textguards.check_format_spec,
     }
