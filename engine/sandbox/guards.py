@@ -31,6 +31,8 @@ _MISSING = object()
 _MISSING_RAISE = _rp_guards.raise_
 # Attributes of interpreter internals (frames, code, generators, coroutines, tracebacks).
 _INTERNAL_PREFIXES = ("gi_", "cr_", "ag_", "f_", "tb_", "co_")
+# ``KeyError.mro()`` hands out ``BaseException`` (which could catch the time limit) and ``object``.
+_TYPE_ATTRIBUTES = frozenset({"mro"})
 #: attributes an exception object exposes to diagram code
 EXCEPTION_ATTRIBUTES = frozenset({"args"})
 
@@ -45,7 +47,7 @@ def _refuse_attribute(obj: Any, name: str) -> None:
     if name.startswith("_"):
         raise refuse(f"access to attribute {name!r} is not allowed in diagram scripts "
                      "(names starting with '_' are private)")
-    if name in INSPECT_ATTRIBUTES or name.startswith(_INTERNAL_PREFIXES):
+    if name in INSPECT_ATTRIBUTES or name in _TYPE_ATTRIBUTES or name.startswith(_INTERNAL_PREFIXES):
         raise refuse(f"access to attribute {name!r} is not allowed in diagram scripts")
     if isinstance(obj, BaseException) and name not in EXCEPTION_ATTRIBUTES:
         raise refuse(f"exception attribute {name!r} is not available in diagram scripts (only 'args')")

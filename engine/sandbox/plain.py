@@ -13,6 +13,7 @@ data, and decoding only pays for the tag check when the text contains one.
 from __future__ import annotations
 
 import json
+import sys
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
@@ -21,6 +22,8 @@ from .errors import NonJsonData
 
 #: Largest encoded task data (bytes) a piece of diagram code may hand back.
 MAX_DATA_BYTES = 16 * 2**20
+#: Deepest nesting of lists/dicts in task data (the engine copies and diffs data recursively).
+MAX_DEPTH = 100
 
 _TAG = "\x00sandbox"
 _TAG_JSON = json.dumps(_TAG)[1:-1]
@@ -71,8 +74,10 @@ def find_non_json(value: Any, name: str) -> str | None:
     stack = [(value, name, 0)]
     while stack:
         item, path, depth = stack.pop()
-        if depth > 500:
-            return f"{path} is nested more than 500 levels deep"
+        if depth > MAX_DEPTH:
+            return f"{name} is nested more than {MAX_DEPTH} levels deep (or contains itself)"
+        if len(path) > 200:
+            path = path[:100] + "…" + path[-60:]
         if item is None or isinstance(item, (bool, int, float, str, date, time, timedelta, Decimal)):
             continue
         if isinstance(item, (list, tuple)):
@@ -87,9 +92,17 @@ def find_non_json(value: Any, name: str) -> str | None:
     return None
 
 
-def dumps(value: Any, what: str = "the data") -> str:
-    """Compact JSON of ``value``; NonJsonData naming the offending variable if it is not plain data."""
+def dumps(value: Any, what: str = "the data", *, max_depth: bool = False) -> str:
+    """Compact JSON of ``value``; NonJsonData naming the offending variable if it is not plain data.
+
+    With ``max_depth`` (the worker: single-threaded, so it may) the interpreter's recursion limit is
+    lowered while encoding, so data nested deeper than about :data:`MAX_DEPTH` levels is refused by the C
+    encoder itself, at no cost for ordinary data.
+    """
+    limit = sys.getrecursionlimit()
     try:
+        if max_depth:
+            sys.setrecursionlimit(_depth_here() + MAX_DEPTH + 20)
         text = _ENCODER.encode(value)
     except (TypeError, ValueError, RecursionError) as exc:
         where = None
@@ -101,9 +114,19 @@ def dumps(value: Any, what: str = "the data") -> str:
         else:
             where = find_non_json(value, what)
         raise NonJsonData(f"{what} cannot be stored as JSON data: {where or exc}") from None
+    finally:
+        if max_depth:
+            sys.setrecursionlimit(limit)
     if len(text) > MAX_DATA_BYTES:
         raise NonJsonData(f"{what} is {len(text)} bytes of JSON, over the limit of {MAX_DATA_BYTES}")
     return text
+
+
+def _depth_here() -> int:
+    frame, depth = sys._getframe(), 0
+    while frame is not None:
+        frame, depth = frame.f_back, depth + 1
+    return depth
 
 
 def loads(text: str | bytes) -> Any:

@@ -107,7 +107,7 @@ def run(request: dict) -> str:
         namespace.update(context)
         namespace.update(sandbox_globals())
         value = run_with_alarm(lambda: eval(code, namespace), limit)
-        return '{"ok":true,"value":' + plain.dumps(value, "the value of the expression") + "}"
+        return '{"ok":true,"value":' + plain.dumps(value, "the value of the expression", max_depth=True) + "}"
     namespace = context
     namespace.update(external)
     namespace.update(sandbox_globals())
@@ -115,7 +115,7 @@ def run(request: dict) -> str:
     helpers = _defined_names(source)
     data = {k: v for k, v in namespace.items()
             if k not in _GUARD_NAMES and k not in external and not (k in helpers and callable(v))}
-    return '{"ok":true,"context":' + plain.dumps(data, "the task data the script left") + "}"
+    return '{"ok":true,"context":' + plain.dumps(data, "the task data the script left", max_depth=True) + "}"
 
 
 def _failure(exc: BaseException) -> dict:

@@ -152,6 +152,7 @@ def test_python_loops_are_stopped_at_the_time_limit(env, script):
     pytest.param("x = '{0.__class__}'.format(1)", id="format-attribute"),
     pytest.param("f = str.format\nx = f('{0.__class__}', 1)", id="unbound-format"),
     pytest.param("x = string.Formatter", id="string-formatter"),
+    pytest.param("classes = KeyError.mro()\ntop = classes[-2]", id="mro-to-BaseException"),
 ])
 def test_exception_and_interpreter_objects_are_not_reachable(env, script):
     with pytest.raises((SandboxViolation, AttributeError)) as info:
@@ -190,3 +191,16 @@ def test_concurrent_evaluation_answers_while_a_runaway_runs(pool):
     order.append("friendly answered")
     thread.join(timeout=60)
     assert order == ["friendly answered", "runaway stopped"]
+
+
+@pytest.mark.parametrize("script, message", [
+    ("x = []\nfor i in range(1000):\n    x = [x]", "nested more than"),
+    ("x = []\nx.append(x)", "contains itself"),
+    ("x = [[{'k': {1, 2}}]]", "x[0][0]['k'] is a set"),
+])
+def test_data_that_json_cannot_hold_is_named(env, script, message):
+    from engine.sandbox import NonJsonData
+
+    with pytest.raises(NonJsonData) as info:
+        env.execute(script, {})
+    assert message in str(info.value)
