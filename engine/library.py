@@ -32,6 +32,7 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 from .actors import LANE_ROLES
 from .sandbox import lint
 from .sandbox.patterns import pattern_problems
+from .sandbox.results import timer_value_problem
 
 SIGNATURE_MEANINGS = ("approval", "review", "authorship")
 _BARE_DURATION = re.compile(r"^R?\d*/?P[0-9YMWDTHS.,]+$", re.I)
@@ -328,6 +329,10 @@ def _check_timer(lib, lines, task_spec, event_definition):
         return
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         value = node.value
+        problem = timer_value_problem(value, isinstance(event_definition, CycleTimerEventDefinition))
+        if problem:  # before parsing: SpiffWorkflow loops once per month of a duration
+            _problem_at(lib, lines, "error", element, problem)
+            return
         try:
             if isinstance(event_definition, CycleTimerEventDefinition):
                 TimerEventDefinition.parse_iso_recurring_interval(value)

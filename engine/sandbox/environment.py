@@ -19,13 +19,16 @@ import time
 from typing import Any
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment
+from SpiffWorkflow.bpmn.exceptions import WorkflowTaskException
 from SpiffWorkflow.bpmn.script_engine.python_environment import BasePythonScriptEngineEnvironment
+from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import fastpath, plain
 from .errors import NonJsonData, SandboxViolation, ScriptMemoryLimit, ScriptTimeout
 from .namespace import sandbox_globals
 from .policy import FILENAME, compile_restricted_code, referenced_names
 from .pool import WorkerPool, default_pool
+from .results import check_result
 from .timelimit import register_code, run_traced
 
 DEFAULT_TIME_LIMIT = 2.0
@@ -157,6 +160,22 @@ class IsolatedEnvironment(RestrictedEnvironment):
         return sent, answer
 
 
+class DiagramScriptEngine(PythonScriptEngine):
+    """SpiffWorkflow's script engine, plus a check of the values SpiffWorkflow itself turns into work
+    (timer durations, multi-instance cardinalities — see :mod:`.results`)."""
+
+    def evaluate(self, task, expression, external_context=None):
+        try:
+            value = self.environment.evaluate(expression, task.data, external_context)
+            return check_result(task, expression, value)
+        except SpiffWorkflowException as exc:
+            exc.add_note(f"Error evaluating expression '{expression}'")
+            raise
+        except Exception as exc:
+            raise WorkflowTaskException(f"Error evaluating expression '{expression}'", task=task,
+                                        exception=exc) from exc
+
+
 def make_script_engine(time_limit: float | None = DEFAULT_TIME_LIMIT, *,
                        environment_globals: dict[str, Any] | None = None,
                        pool: WorkerPool | None = None) -> PythonScriptEngine:
@@ -166,5 +185,5 @@ def make_script_engine(time_limit: float | None = DEFAULT_TIME_LIMIT, *,
     the original exception class and whose ``__context__`` is the original SandboxViolation /
     ScriptTimeout. Syntax errors stay SyntaxError.
     """
-    return PythonScriptEngine(environment=IsolatedEnvironment(environment_globals, time_limit, pool))
+    return DiagramScriptEngine(environment=IsolatedEnvironment(environment_globals, time_limit, pool))
 

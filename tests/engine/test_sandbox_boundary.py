@@ -149,3 +149,37 @@ def test_dmn_cells_are_linted_at_validate(engine):
     problems = {(p.file, p.element_id): p.message for p in engine.validate(files).errors}
     assert "__class__" in problems[("eligibility_check.dmn", "InputExpression_months_in_operation")]
     assert "characters long" in problems[("eligibility_check.dmn", "InputEntry_eligibility_check_2_1")]
+
+
+def _timer_bundle(expression: str):
+    from .test_messages_timers import timer_bundle
+
+    bundle = timer_bundle()
+    bundle["deadline.bpmn"] = bundle["deadline.bpmn"].replace('>"P3D"<', f">{expression}<")
+    return bundle
+
+
+def test_huge_timer_duration_is_refused_at_validate(engine):
+    problems = [p for p in engine.validate(_timer_bundle('"P99999999999M"')).errors if p.element_id == "lapse"]
+    assert problems and "longer than" in problems[0].message, [str(p) for p in problems]
+
+
+def test_huge_computed_timer_duration_is_refused_naming_the_element(engine, actors):
+    """SpiffWorkflow would loop once per month of the duration, in the engine's own thread."""
+    engine.deploy(_timer_bundle('"P" + "9" * 12 + "M"'))
+    with pytest.raises(ProcessError) as info:
+        engine.start_case("deadline", actors["applicant"], "lab-a")
+    assert info.value.details["element_id"] == "lapse", info.value.to_dict()
+    assert "longer than" in info.value.message
+
+
+def test_huge_multi_instance_cardinality_is_refused(engine, actors):
+    inner = ("<bpmn:multiInstanceLoopCharacteristics><bpmn:loopCardinality>10 ** 9</bpmn:loopCardinality>"
+             "</bpmn:multiInstanceLoopCharacteristics>")
+    body = ('<bpmn:startEvent id="start"/>' + user_task("each", "Each", None, inner=inner)
+            + '<bpmn:endEvent id="end"/>' + flow("f1", "start", "each") + flow("f2", "each", "end"))
+    engine.deploy({"many.bpmn": process("many", {"applicant": ["start", "each", "end"]}, body)})
+    with pytest.raises(ProcessError) as info:
+        engine.start_case("many", actors["applicant"], "lab-a")
+    assert info.value.details["element_id"] == "each", info.value.to_dict()
+    assert "cardinality" in info.value.message
