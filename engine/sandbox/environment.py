@@ -25,7 +25,7 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 
 from . import fastpath, plain
 from .errors import NonJsonData, SandboxViolation, ScriptMemoryLimit, ScriptTimeout
-from .namespace import sandbox_globals
+from .namespace import SANDBOX_BUILTINS, sandbox_globals
 from .policy import FILENAME, compile_restricted_code, referenced_names
 from .pool import WorkerPool, default_pool
 from .results import check_result
@@ -127,9 +127,15 @@ class IsolatedEnvironment(RestrictedEnvironment):
             for scope in (context, external_context or {}, self.globals):
                 if name in scope:
                     return plain.check(scope[name], f"the value of '{name}'")
-        bounded, loops = fastpath.classify(expression)
-        if bounded:
-            value = self._evaluate(expression, context, external_context, self.time_limit if loops else None)
+        compile_restricted_code(expression, "eval")  # the policy's refusals, whatever the path
+        bounded = fastpath.compile_bounded(expression)
+        if bounded is not None:
+            code, loops = bounded
+            namespace = dict(self.globals)
+            namespace.update(external_context or {})
+            namespace.update(context)
+            namespace["__builtins__"] = SANDBOX_BUILTINS
+            value = run_traced(lambda: eval(code, namespace), self.time_limit if loops else None)
             return plain.check(value, "the value of the expression")
         _sent, answer = self._remote("eval", expression, context, external_context)
         return answer["value"]

@@ -12,13 +12,18 @@ evaluation when its syntax alone proves that its cost is linear in the size of t
 * comprehensions with a single ``for`` and none nested inside another (so no n² products of the data);
 * at most :data:`MAX_NODES` syntax nodes.
 
-It still runs compiled by the same RestrictedPython policy and guards, under the trace-based time limit
-when it loops (a comprehension), and its value must be plain data. Everything else goes to a worker.
+Such an expression must first pass the full policy (``compile_restricted_code``: same refusals, same
+messages); it is then compiled *without* RestrictedPython's attribute/item hooks — the syntax check above
+already allows only harmless attribute names — and runs with the sandbox builtins, under the trace-based
+time limit when it loops (a comprehension). Its value must be plain data. Everything else goes to a worker.
 """
 from __future__ import annotations
 
 import ast
 import functools
+from types import CodeType
+
+from .policy import FILENAME
 
 #: Largest expression (syntax nodes) evaluated in process.
 MAX_NODES = 64
@@ -74,6 +79,15 @@ def classify(source: str) -> tuple[bool, bool]:
         elif not isinstance(node, _PLAIN_NODES):
             return False, False
     return True, loops
+
+
+@functools.lru_cache(maxsize=4096)
+def compile_bounded(source: str) -> tuple[CodeType, bool] | None:
+    """(code, loops) for an expression bounded by construction, else None."""
+    bounded, loops = classify(source)
+    if not bounded:
+        return None
+    return compile(ast.parse(source.lstrip(" \t"), FILENAME, "eval"), FILENAME, "eval"), loops
 
 
 def simple_name(source: str) -> str | None:

@@ -150,8 +150,11 @@ SANDBOX_BUILTINS: SandboxBuiltins = _build_builtins()
 
 
 def sandbox_globals() -> dict[str, Any]:
-    """Builtins and guards, written over the namespace of every run."""
-    return {
+    """Builtins and guards, written over the namespace of every run (a fresh print collector each time)."""
+    return {**_GLOBALS, "_print": _PrintCollector()}
+
+
+_GLOBALS: dict[str, Any] = {
         "__builtins__": SANDBOX_BUILTINS,
         "_getattr_": guards.guarded_getattr,
         "_getitem_": guards.getitem,
@@ -161,7 +164,6 @@ def sandbox_globals() -> dict[str, Any]:
         "_write_": full_write_guard,
         "_inplacevar_": guards.inplacevar,
         "_print_": _PrintCollector,
-        "_print": _PrintCollector(),
         "_apply_": guards.apply,
         "_mul_": guards.mul,
         "_pow_": guards.power,

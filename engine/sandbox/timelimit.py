@@ -21,6 +21,7 @@ from types import CodeType
 from typing import Any, Callable
 
 from .errors import Deadline, ScriptTimeout
+from .policy import FILENAME
 
 # Code objects containing a loop that jumps back onto its own instruction (``while True: pass``).
 # CPython 3.11 emits no 'line' event for such a jump, so frames running them are traced per opcode.
@@ -65,6 +66,8 @@ def run_traced(func: Callable[[], Any], time_limit: float | None) -> Any:
     def global_trace(frame, event, arg):
         if monotonic() > deadline:
             raise Deadline
+        if frame.f_code.co_filename != FILENAME:
+            return None  # our own guards: checked on every call (and generator resume), not per line
         if frame.f_code in _SELF_LOOPING_CODES:
             frame.f_trace_opcodes = True
         return local_trace
@@ -84,10 +87,14 @@ def _alarm(signum, frame):
 
 
 def run_with_alarm(func: Callable[[], Any], time_limit: float | None) -> Any:
-    """Run ``func`` in the main thread of this process, raising ScriptTimeout after ``time_limit``."""
+    """Run ``func`` in the main thread of this process, raising ScriptTimeout after ``time_limit``.
+
+    For the worker process, which owns its signals: the handler is installed once and left in place.
+    """
     if time_limit is None or time_limit <= 0:
         return func()
-    previous = signal.signal(signal.SIGALRM, _alarm)
+    if signal.getsignal(signal.SIGALRM) is not _alarm:
+        signal.signal(signal.SIGALRM, _alarm)
     signal.setitimer(signal.ITIMER_REAL, time_limit)
     try:
         return func()
@@ -95,4 +102,3 @@ def run_with_alarm(func: Callable[[], Any], time_limit: float | None) -> Any:
         raise _timeout(time_limit) from None
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
