@@ -102,13 +102,16 @@ def per_completion():
             identity.create_user(a.username, "bench-password", a.roles, organisation_id=a.organisation_id)
         with time_machine.travel(T0, tick=False) as clock:
             d = Driver(engine, Workspace(db, engine, identity, Path(tempfile.mkdtemp())), clock)
-            workers = default_pool().cpu_seconds()
+            workers, requests = default_pool().cpu_seconds(), default_pool().requests
             cpu, wall = time.process_time(), time.perf_counter()
             awarded(d)
             cpu = time.process_time() - cpu + default_pool().cpu_seconds() - workers
             wall = time.perf_counter() - wall
         db.dispose()
+        trips[stock] = default_pool().requests - requests
         return cpu, wall
+
+    trips = {}
 
     run(False)  # warm: workers started, specs cached
     rounds = {True: [], False: []}
@@ -125,6 +128,8 @@ def per_completion():
     print(f"   sandbox            : {sb_cpu * 1000:6.2f} ms CPU, {sb_wall * 1000:6.2f} ms wall per completion")
     print(f"   sandbox overhead   : {(sb_cpu - base_cpu) * 1000:+6.2f} ms CPU ({sb_cpu / base_cpu:.2f}x), "
           f"{(sb_wall - base_wall) * 1000:+6.2f} ms wall per completion")
+    print(f"   worker round trips : {trips[False]} over {steps} completions ({trips[False] / steps:.2f} per completion);"
+          " every other evaluation ran in process")
 
 
 if __name__ == "__main__":

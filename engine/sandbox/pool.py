@@ -106,6 +106,7 @@ class WorkerPool:
         self._count = 0
         self._cond = threading.Condition()
         self.spawned = 0  # workers started so far (tests and the benchmark read it)
+        self.requests = 0  # requests served so far (the benchmark reads it)
 
     def _checkout(self) -> Worker:
         with self._cond:
@@ -136,6 +137,7 @@ class WorkerPool:
         """Send one request; the decoded answer. ScriptTimeout / ScriptMemoryLimit if the worker had to
         be killed or died under its limits."""
         payload = plain.dumps(request, "the task data").encode("utf-8")
+        self.requests += 1
         timeout = (time_limit or 30.0) + max(1.0, time_limit or 0)
         worker = self._checkout()
         try:
