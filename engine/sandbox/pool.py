@@ -54,31 +54,34 @@ class Worker:
             self.kill()
             raise WorkerDied("the sandbox worker did not start")
 
+    def _readable(self, timeout: float) -> bool:
+        """Wait (GIL released) until the worker's pipe has data or closed. ``poll``, not ``select``: a busy
+        server may hold file descriptors past select's limit of 1024."""
+        poller = select.poll()
+        poller.register(self._out, select.POLLIN | select.POLLHUP | select.POLLERR)
+        return bool(poller.poll(max(timeout, 0) * 1000))
+
     def _read(self, timeout: float) -> bytes | None:
-        ready, _, _ = select.select([self._out], [], [], max(timeout, 0))
-        if not ready:
+        if not self._readable(timeout):
             return None
         return read_frame(self._out)
 
     def call(self, payload: bytes, timeout: float) -> bytes:
+        """Send one frame, wait for the answer; kill the worker past ``timeout`` seconds."""
         started = time.perf_counter()
         try:
             write_frame(self._in, payload)
         except OSError as exc:
             self.kill()
             raise WorkerDied("the sandbox worker is gone") from exc
-        answer = b""
-        while True:
-            remaining = timeout - (time.perf_counter() - started)
-            ready, _, _ = select.select([self._out], [], [], max(remaining, 0))
-            if not ready:
-                self.kill()
-                raise ScriptTimeout("diagram code did not finish within its time limit: its worker was killed")
-            answer = read_frame(self._out)
-            if answer is None:
-                code = self.kill()
-                raise WorkerDied(f"the sandbox worker died (exit {code})", code)
-            return answer
+        if not self._readable(timeout - (time.perf_counter() - started)):
+            self.kill()
+            raise ScriptTimeout("diagram code did not finish within its time limit: its worker was killed")
+        answer = read_frame(self._out)
+        if answer is None:
+            code = self.kill()
+            raise WorkerDied(f"the sandbox worker died (exit {code})", code)
+        return answer
 
     @property
     def alive(self) -> bool:
