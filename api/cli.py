@@ -9,8 +9,10 @@ import click
 from engine.config import forms_dir, processes_dir
 from engine.db import Database, database_url
 
+from .cli_errors import SentenceGroup
 
-@click.group()
+
+@click.group(cls=SentenceGroup)
 def main():
     """accredit — the accreditation workflow engine."""
 
@@ -22,10 +24,13 @@ def main():
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="run the timer scheduler in this process (single-machine default)")
 def serve(host, port, debug, scheduler):
-    """Run the development server (migrates the database and deploys the shipped processes)."""
+    """Run the development server (migrates the database and deploys the shipped processes first)."""
+    from engine.bootstrap import prepare
+
     from .app import create_app
 
     app = create_app()
+    prepare(app.extensions["accredit"].db, deploy_shipped=app.config["DEPLOY_SHIPPED"], demo=app.config["DEMO"])
     timer_scheduler = None
     if scheduler:
         from engine.scheduler import TimerScheduler
@@ -158,13 +163,8 @@ def users():
 @click.password_option()
 def users_create(username, roles, organisation_id, display_name, email, password):
     """Create a user (asks for the password)."""
-    from engine.errors import EngineError
-
-    try:
-        u = _identity().create_user(username, password, roles, display_name=display_name,
-                                    organisation_id=organisation_id, email=email, by="cli")
-    except EngineError as exc:
-        raise click.ClickException(f"{exc.message} {exc.details.get('errors', '')}")
+    u = _identity().create_user(username, password, roles, display_name=display_name,
+                                organisation_id=organisation_id, email=email, by="cli")
     click.echo(f"created {u.username} ({', '.join(u.roles)})")
 
 
@@ -244,12 +244,69 @@ def audit_verify(case, anchor, as_json):
             name = f"case {r['case_id']}" if r["case_id"] else "system events"
             head = r["head"] or {}
             if r["ok"]:
+                signed = {"signed": "signed checkpoint ok", "empty": "empty"}.get(
+                    (r.get("checkpoint") or {}).get("status"), "no audit key: checkpoints not checked")
                 click.echo(f"{name}: ok, {r['checked']} events, head seq {head.get('seq', '-')} "
-                           f"{head.get('hash', '-')}")
+                           f"{head.get('hash', '-')}; {signed}")
             else:
                 b = r["first_broken"]
                 click.echo(f"{name}: BROKEN at seq {b['seq']}: {b['reason']}", err=True)
     sys.exit(0 if all(r["ok"] for r in results) else 1)
+
+
+@audit.command("keygen")
+@click.option("--file", "path", type=click.Path(dir_okay=False), default="accredit-audit.key", show_default=True,
+              help="where to write the key (never overwritten)")
+def audit_keygen(path):
+    """Make the key that signs the audit chains' checkpoints. Keep it outside the database (and its
+    backups); point ACCREDIT_AUDIT_KEY_FILE at it for the server, the scheduler and this command."""
+    from engine.checkpoints import generate_key_file
+
+    try:
+        written = generate_key_file(path)
+    except FileExistsError:
+        raise click.ClickException(f"{path} already exists; a key is never overwritten") from None
+    except OSError as exc:
+        raise click.ClickException(f"cannot write {path}: {exc.strerror or exc}") from None
+    click.echo(f"wrote a new audit key to {written} (mode 600); set ACCREDIT_AUDIT_KEY_FILE={written.resolve()}")
+
+
+@audit.command("checkpoint")
+@click.option("--all", "resign", is_flag=True,
+              help="also re-sign chains whose checkpoint does not cover their head or was made with another key "
+                   "(after you reviewed why)")
+def audit_checkpoint(resign):
+    """Sign the heads of intact chains that have no checkpoint yet (events written before a key was set)."""
+    import sqlalchemy as sa
+
+    from engine import checkpoints
+    from engine.audit import verify_chain
+    from engine.models import Case
+
+    key = checkpoints.load_key()
+    if key is None:
+        raise click.ClickException(f"no audit key: set {checkpoints.KEY_ENV} or {checkpoints.KEY_FILE_ENV} "
+                                   f"(make one with `accredit audit keygen`)")
+    database = Database(database_url())
+    with database.read() as s:
+        chains = [None] + list(s.scalars(sa.select(Case.id).order_by(Case.created_at, Case.id)))
+    signable = {"missing"} | ({"unsigned tail", "other key"} if resign else set())
+    signed, refused = 0, 0
+    for case_id in chains:
+        result = verify_chain(database, case_id)
+        status = result["checkpoint"].get("status")
+        name = f"case {case_id}" if case_id else "system events"
+        if result["ok"]:
+            continue
+        if not result["chain_ok"] or status not in signable:
+            refused += 1
+            click.echo(f"{name}: not signed: {result['first_broken']['reason']}", err=True)
+            continue
+        with database.write() as s:
+            checkpoints.write_checkpoint(s, key, case_id)
+        signed += 1
+    click.echo(f"signed {signed} chain head(s); {refused} chain(s) refused")
+    sys.exit(1 if refused else 0)
 
 
 @audit.command("export")
