@@ -14,6 +14,7 @@ import logging
 import math
 import random
 import string
+import time
 from typing import Any, Callable
 
 from RestrictedPython.Guards import (
@@ -61,6 +62,45 @@ class ModuleView:
 
     def __repr__(self) -> str:
         return f"<sandbox {self._name}>"
+
+
+class ClockedClass:
+    """``datetime`` / ``date`` for diagram code: the real class (construction, ``isinstance``, every public
+    attribute), except that ``now()``/``today()``/``utcnow()`` read ``time.time()`` — which the worker sets
+    to the engine's clock, so a step stamps the same instant in the worker as in the engine (and tests
+    that move the clock move it for diagram code too)."""
+
+    __slots__ = ("_cls",)
+
+    def __init__(self, cls: type):
+        object.__setattr__(self, "_cls", cls)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self._cls(*args, **kwargs)
+
+    def __instancecheck__(self, obj: Any) -> bool:
+        return isinstance(obj, self._cls)
+
+    def __subclasscheck__(self, cls: Any) -> bool:
+        return isinstance(cls, type) and issubclass(cls, self._cls)
+
+    def __getattr__(self, name: str) -> Any:
+        cls = self._cls
+        if name.startswith("_"):
+            raise AttributeError(f"{cls.__name__} has no attribute {name!r} in diagram scripts")
+        if name == "today":
+            return lambda: cls.fromtimestamp(time.time())
+        if name == "now" and cls is _datetime.datetime:
+            return lambda tz=None: cls.fromtimestamp(time.time(), tz)
+        if name == "utcnow" and cls is _datetime.datetime:
+            return lambda: cls.fromtimestamp(time.time(), _datetime.timezone.utc).replace(tzinfo=None)
+        return getattr(cls, name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        raise SandboxViolation(f"{self._cls.__name__} cannot be changed by diagram scripts")
+
+    def __repr__(self) -> str:
+        return f"<class '{self._cls.__module__}.{self._cls.__name__}'>"
 
 
 def _limit_count(func: Callable[..., Any], label: str, keyword: str | None = None, position: int = 0):
@@ -133,7 +173,8 @@ def _build_builtins() -> SandboxBuiltins:
         "abs": abs, "divmod": guards.safe_divmod, "isinstance": isinstance, "iter": guards.safe_iter,
         "next": next, "pow": guards.safe_pow, "format": textguards.safe_format,
         "getattr": guards.guarded_getattr, "hasattr": guards.guarded_hasattr,
-        "datetime": _datetime.datetime, "date": _datetime.date, "timedelta": _datetime.timedelta,
+        "datetime": ClockedClass(_datetime.datetime), "date": ClockedClass(_datetime.date),
+        "timedelta": _datetime.timedelta,
         "timezone": _datetime.timezone,
         # needed by RestrictedPython's rewrite of ``class`` statements
         "__metaclass__": type,

@@ -83,12 +83,9 @@ def _error_line() -> int | None:
 
 
 def _fake_clock(now: float | None) -> None:
-    """``date.today()`` reads ``time.time``: follow the supervisor's clock (which tests may move)."""
-    if now is None:
-        time.time = _REAL_TIME
-        return
-    received = time.perf_counter()
-    time.time = lambda: now + (time.perf_counter() - received)
+    """``date.today()``, ``datetime.now()`` (see ``namespace.ClockedClass``) read ``time.time``: one step
+    happens at one instant, the engine's (which tests may move)."""
+    time.time = _REAL_TIME if now is None else (lambda: now)
 
 
 _REAL_TIME = time.time

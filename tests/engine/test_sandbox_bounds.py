@@ -204,3 +204,18 @@ def test_data_that_json_cannot_hold_is_named(env, script, message):
     with pytest.raises(NonJsonData) as info:
         env.execute(script, {})
     assert message in str(info.value)
+
+
+def test_scripts_in_the_worker_read_the_engine_clock(env):
+    """A step happens at one instant, the engine's: tests (and the scheduler) may move it."""
+    from datetime import date, datetime, timezone
+
+    import time_machine
+
+    frozen = datetime(2027, 1, 4, 9, 0, tzinfo=timezone.utc)
+    with time_machine.travel(frozen, tick=False):
+        data = {"then": datetime(2020, 1, 1)}
+        env.execute("now = datetime.now(timezone.utc)\ntoday = date.today()\nok = isinstance(then, datetime)", data)
+    assert data["now"] == frozen
+    assert data["today"] == date(2027, 1, 4)
+    assert data["ok"] is True
