@@ -60,7 +60,7 @@ _ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_asci
 
 
 def _describe(value: Any) -> str:
-    if isinstance(value, type):
+    if isinstance(value, type) or any("__instancecheck__" in vars(k) for k in type(value).__mro__):  # class views
         return "a class"
     if callable(value):
         return "a function" if getattr(value, "__name__", "") != "<lambda>" else "a lambda"
