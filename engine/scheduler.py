@@ -18,7 +18,6 @@ import threading
 from datetime import datetime, timedelta, timezone
 
 from apscheduler.jobstores.memory import MemoryJobStore
-from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import health
@@ -38,20 +37,18 @@ def _fire_job(key: str) -> None:
 
 
 class TimerScheduler:
-    def __init__(self, engine: Engine, *, resync_seconds: float = 30.0, persistent: bool = True,
-                 retry_seconds: float = 60.0, on_fired=None):
+    def __init__(self, engine: Engine, *, resync_seconds: float = 30.0, retry_seconds: float = 60.0,
+                 on_fired=None):
         self.engine = engine
         self.on_fired = on_fired  # called with the ids of the cases each firing advanced
         self.resync_seconds = resync_seconds
         self.retry_seconds = retry_seconds
         self.key = f"{id(self)}"
-        if persistent:
-            url = engine.db.engine.url.render_as_string(hide_password=False)
-            store = SQLAlchemyJobStore(url=url, tablename="apscheduler_jobs")
-        else:
-            store = MemoryJobStore()
+        # In memory only: the `timer` table is the durable truth and start() catches up on anything overdue,
+        # so nothing is pickled into the database (a persisted APScheduler job is a pickle, and job stores
+        # must not be shared between schedulers anyway).
         self._scheduler = BackgroundScheduler(
-            jobstores={"default": store, "local": MemoryJobStore()}, timezone=timezone.utc,
+            jobstores={"default": MemoryJobStore(), "local": MemoryJobStore()}, timezone=timezone.utc,
             job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None})
         self._lock = threading.Lock()
         self._stopping = threading.Event()

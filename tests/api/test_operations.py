@@ -62,3 +62,16 @@ def test_every_response_has_a_request_id_in_header_problem_and_log(api, caplog):
     assert line["status"] == 404 and line["user"] == "alice" and line["path"] == "/api/cases/no-such-case"
     fresh = client.get("/api/tasks", headers={"X-Request-Id": "not a <sane> id"})
     assert fresh.headers["X-Request-Id"] != "not a <sane> id" and len(fresh.headers["X-Request-Id"]) == 32
+
+
+def test_the_scheduler_pickles_nothing_into_the_database(api):
+    """The `timer` table is the durable truth: the APScheduler job lives in memory, never as a pickle."""
+    import sqlalchemy as sa
+
+    from engine.scheduler import TimerScheduler
+
+    sched = TimerScheduler(api.services.engine).start()
+    try:
+        assert "apscheduler_jobs" not in sa.inspect(api.services.db.engine).get_table_names()
+    finally:
+        sched.shutdown()
