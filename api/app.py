@@ -13,7 +13,7 @@ from flask_smorest import Api
 from engine.db import Database, database_url
 from engine.identity import Identity
 from engine.services import Engine
-from engine.workspace import DEFAULT_MAX_UPLOAD, Workspace
+from engine.workspace import DEFAULT_CASE_QUOTA, DEFAULT_MAX_UPLOAD, Workspace
 
 from .problems import register_error_handlers
 
@@ -49,6 +49,7 @@ def env_config() -> dict:
         "SESSION_MAX_HOURS": float(env.get("ACCREDIT_SESSION_MAX_HOURS", "12")),
         "TOKEN_DAYS": float(env.get("ACCREDIT_TOKEN_DAYS", "90")),
         "SECURE_COOKIES": env.get("ACCREDIT_SECURE_COOKIES", "0") == "1",
+        "CASE_QUOTA_BYTES": int(env.get("ACCREDIT_CASE_QUOTA_BYTES", DEFAULT_CASE_QUOTA)),
         "REQUIRE_SCHEDULER": env.get("ACCREDIT_REQUIRE_SCHEDULER", "1") != "0",
         "DEPLOY_SHIPPED": env.get("ACCREDIT_DEPLOY_SHIPPED", "1") != "0",
         "DEMO": env.get("ACCREDIT_DEMO", "0") == "1",
@@ -108,7 +109,7 @@ def create_app(config: dict | None = None) -> Flask:
     identity = Identity(db, _lifetimes(app.config))
     _require_secret_key(app, identity)
     workspace = Workspace(db, engine, identity, Path(app.config["ATTACHMENTS_DIR"]),
-                          max_upload=app.config["MAX_UPLOAD_BYTES"])
+                          max_upload=app.config["MAX_UPLOAD_BYTES"], case_quota=app.config["CASE_QUOTA_BYTES"])
     app.extensions["accredit"] = Services(db, engine, identity, workspace)
     app.extensions["accredit.engine"] = engine
     api = _ProblemApi(app, spec_kwargs={"info": {"description": "Accreditation workflow API. Errors are RFC 9457 "

@@ -33,6 +33,7 @@ import functools
 import hashlib
 import io
 import zipfile
+import zlib
 from copy import deepcopy
 from pathlib import Path, PurePosixPath
 
@@ -123,15 +124,25 @@ def bundle_from_uploads(uploads: list[tuple[str, bytes]], max_bytes: int = 20_00
         if (name or "").lower().endswith(".zip"):
             try:
                 with zipfile.ZipFile(io.BytesIO(data)) as z:
-                    for info in z.infolist():
-                        if info.is_dir() or PurePosixPath(info.filename).name.startswith("."):
-                            continue
-                        if total + info.file_size > max_bytes:
+                    members = [i for i in z.infolist()
+                               if not i.is_dir() and not PurePosixPath(i.filename).name.startswith(".")]
+                    if len(members) > MAX_ARCHIVE_MEMBERS:
+                        errors.append({"field": field, "message": f"'{name}' holds {len(members)} files; a bundle "
+                                                                  f"has at most {MAX_ARCHIVE_MEMBERS}"})
+                        continue
+                    for info in members:
+                        # the sizes an archive declares are not trusted: read what it actually produces, and
+                        # stop one byte past what the bundle may still hold (a 1 MB archive lying about a 2.5 GB
+                        # member costs at most the limit)
+                        content = _read_bounded(z, info, max_bytes - total)
+                        if content is None:
                             errors.append({"field": field, "message": f"the bundle is larger than {max_bytes} bytes"})
                             break
-                        add(info.filename, z.read(info), f"{field}/{info.filename}")
-            except zipfile.BadZipFile:
-                errors.append({"field": field, "message": f"'{name}' is not a valid zip archive"})
+                        add(info.filename, content, f"{field}/{info.filename}")
+            except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError,
+                    ValueError, OSError, zlib.error) as exc:
+                errors.append({"field": field, "message": f"'{name}' is not a zip archive this server can read "
+                                                          f"({exc.__class__.__name__})"})
             continue
         add(name or "", data, field)
     if not files and not errors:
@@ -139,6 +150,24 @@ def bundle_from_uploads(uploads: list[tuple[str, bytes]], max_bytes: int = 20_00
     if errors:
         raise InvalidFormData("the upload is not a process bundle", errors)
     return files
+
+
+#: a bundle is a few diagrams and forms; an archive of thousands of entries is refused before any is read
+MAX_ARCHIVE_MEMBERS = 500
+
+
+def _read_bounded(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes | None:
+    """The member's content as actually decompressed, or None once it exceeds ``limit`` bytes."""
+    chunks, size = [], 0
+    with z.open(info) as f:
+        while True:
+            chunk = f.read(64 * 1024)
+            if not chunk:
+                return b"".join(chunks)
+            size += len(chunk)
+            if size > limit:
+                return None
+            chunks.append(chunk)
 
 
 @functools.lru_cache(maxsize=256)

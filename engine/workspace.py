@@ -37,6 +37,8 @@ COUNT_CAP = 1000
 SCOPES = ("all", "mine", "claimed", "unassigned")
 MAX_COMMENT = 10_000
 DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
+#: what all the files of one case may add up to (a laboratory's SOPs, manual, CVs, evidence over a cycle)
+DEFAULT_CASE_QUOTA = 1024 * 1024 * 1024
 ALLOWED_TYPES = {
     "application/pdf": b"%PDF",
     "image/png": b"\x89PNG",
@@ -79,10 +81,11 @@ class AttachmentView:
 
 class Workspace:
     def __init__(self, db: Database, engine: Engine, identity: Identity, attachments_dir: str | Path,
-                 max_upload: int = DEFAULT_MAX_UPLOAD):
+                 max_upload: int = DEFAULT_MAX_UPLOAD, case_quota: int = DEFAULT_CASE_QUOTA):
         self.db, self.engine, self.identity = db, engine, identity
         self.attachments_dir = Path(attachments_dir)
         self.max_upload = max_upload
+        self.case_quota = case_quota
 
     # -- cases ---------------------------------------------------------------------------------------
     def list_cases(self, actor: Actor, *, process: str | None = None, status: str | None = None,
@@ -398,6 +401,8 @@ class Workspace:
         filename = os.path.basename(filename or "").strip()
         if not filename:
             raise InvalidFormData("the file needs a name", [{"field": "/file", "message": "missing file name"}])
+        if not data:
+            raise InvalidFormData(f"'{filename}' is empty", [{"field": "/file", "message": "the file has no content"}])
         if len(data) > self.max_upload:
             raise TooLarge(f"file is larger than the limit of {self.max_upload} bytes", limit=self.max_upload,
                            errors=[{"field": "/file", "message": "too large"}])
@@ -417,6 +422,12 @@ class Workspace:
                 raise Conflict("the case has ended; no more files can be attached")
             if "applicant" in actor.roles and not sees_all_cases(actor) and case.organisation_id != actor.organisation_id:
                 raise Forbidden("applicants attach files only to their own organisation's cases")
+            used = s.scalar(sa.select(sa.func.coalesce(sa.func.sum(Attachment.size), 0))
+                            .where(Attachment.case_id == case_id, Attachment.sha256 != digest))
+            if used + len(data) > self.case_quota:
+                raise TooLarge(f"the case's files would exceed its quota of {self.case_quota} bytes "
+                               f"({used} bytes are attached already)", limit=self.case_quota,
+                               errors=[{"field": "/file", "message": "case quota exceeded"}])
             self._store(digest, data)
             row = s.scalar(sa.select(Attachment).where(Attachment.case_id == case_id, Attachment.sha256 == digest))
             if row is None:
