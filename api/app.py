@@ -55,6 +55,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False  # forms keep their schema's field order on the page
     app.config.update(_env_config())
     app.config.update(config or {})
+    from engine.config import absolute_paths
+
+    app.config.update(absolute_paths(app.config))  # once, at start-up: never re-read against another directory
     if not app.config.get("SECRET_KEY"):
         # A random key per process: sessions do not survive a restart. Set ACCREDIT_SECRET_KEY in production.
         app.config["SECRET_KEY"] = secrets.token_hex(32)
