@@ -83,6 +83,7 @@ const Accredit = (() => {
 
   /** The signed-in user (GET /api/me), shown in the header; null if nobody is signed in. */
   async function me() {
+    if (document.body.dataset.signedIn !== 'true') return null;  // no session cookie: no 401 in the console
     try {
       const user = await api('GET', '/api/me');
       document.getElementById('who-name').textContent = `${user.display_name || user.username} (${user.roles.join(', ')})`;

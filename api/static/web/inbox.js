@@ -84,6 +84,8 @@
     state.total = result.total;
     body.replaceChildren(...result.items.map(row));
     document.getElementById('inbox-empty').hidden = result.items.length > 0;
+    await gettingStarted(result.total === 0 && state.page === 1 && query().get('scope') === 'all'
+      && !query().has('overdue'));
     document.getElementById('tasks').hidden = result.items.length === 0;
     const pages = Math.max(1, Math.ceil(result.total / PER_PAGE));
     document.getElementById('inbox-count').textContent =
@@ -92,6 +94,18 @@
     document.getElementById('prev-page').disabled = state.page <= 1;
     document.getElementById('next-page').disabled = state.page >= pages;
     document.querySelector('.pager').hidden = pages <= 1;
+  }
+
+  /** An empty inbox tells a new user what they can start (from the diagrams, GET /api/catalogue). */
+  async function gettingStarted(empty) {
+    const box = document.getElementById('getting-started');
+    if (!empty) { box.hidden = true; return; }
+    const catalogue = await api('GET', '/api/catalogue');
+    if (!catalogue.processes.length) { box.hidden = true; return; }
+    document.getElementById('getting-started-list').replaceChildren(...catalogue.processes.map((p) => el('li', {},
+      el('a', {href: `/start#process-${encodeURIComponent(p.key)}`}, p.name),
+      p.description ? el('span', {class: 'muted'}, ` — ${p.description}`) : null)));
+    box.hidden = false;
   }
 
   function row(task) {

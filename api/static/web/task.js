@@ -17,63 +17,6 @@
   /** sha256 -> attachment record of this task's case (filled at start, and by every upload). */
   const files = new Map();
 
-  /** Local "$ref"s ("#/$defs/x", "#/definitions/x") replaced by a copy of what they point to: json-editor
-      does not know draft 2020-12's $defs. */
-  function inlineRefs(node, root, depth = 0) {
-    if (!node || typeof node !== 'object' || depth > 20) return node;
-    if (Array.isArray(node)) return node.map((n) => inlineRefs(n, root, depth));
-    let out = node;
-    const ref = typeof node.$ref === 'string' && node.$ref.match(/^#\/(\$defs|definitions)\/(.+)$/);
-    if (ref && root[ref[1]] && root[ref[1]][ref[2]]) {
-      const {$ref, ...rest} = node;
-      out = {...JSON.parse(JSON.stringify(root[ref[1]][ref[2]])), ...rest};
-      return inlineRefs(out, root, depth + 1);
-    }
-    const copy = {};
-    for (const [k, v] of Object.entries(out)) copy[k] = inlineRefs(v, root, depth);
-    return copy;
-  }
-
-  /** A copy of the schema for the editor: selects without a default start empty ("choose…") rather than on
-      their first value, so a decision is never pre-selected for the user. */
-  function forEditor(schema) {
-    const copy = inlineRefs(JSON.parse(JSON.stringify(schema)), schema);
-    delete copy.$schema;
-    delete copy.$defs;
-    delete copy.definitions;  // json-editor does not fetch meta-schemas; the server validates draft 2020-12
-    if (!copy.title) copy.options = {...(copy.options || {}), compact: true};  // no "root" heading
-    (function walk(node) {
-      if (!node || typeof node !== 'object') return;
-      if (Array.isArray(node)) { node.forEach(walk); return; }
-      // conditional requirements (if/then/else) are the server's to check: the editor would re-build fields
-      // so are "contains" rules on lists (e.g. "at least one SOP")
-      delete node.if; delete node.then; delete node.else; delete node.contains;
-      // a yes/no answer is a checkbox ("I sign …" must be ticked), not a select that starts on "false"
-      if (node.type === 'boolean' && !node.format) node.format = 'checkbox';
-      if (Array.isArray(node.allOf)) {
-        node.allOf = node.allOf.filter((part) => Object.keys(part).some(
-          (k) => !['if', 'then', 'else', 'contains'].includes(k)));
-        if (!node.allOf.length) delete node.allOf;
-      }
-      if (node.properties && typeof node.properties === 'object') {  // keep the schema's field order
-        Object.values(node.properties).forEach((prop, i) => {
-          if (prop && typeof prop === 'object' && prop.propertyOrder === undefined) prop.propertyOrder = i + 1;
-        });
-        // a text field named "...attachment..." holds the sha256 of a file of the case: give it a file picker
-        for (const [key, prop] of Object.entries(node.properties)) {
-          if (!/attachment/i.test(key) || !prop || typeof prop !== 'object') continue;
-          const target = prop.type === 'array' && prop.items && typeof prop.items === 'object' ? prop.items : prop;
-          if (target.type === 'string') target.options = {...(target.options || {}), accredit_attachment: true};
-        }
-      }
-      if (Array.isArray(node.enum) && node.default === undefined) {
-        node.options = {...(node.options || {}), has_placeholder_option: true, placeholder_option_text: '— choose —'};
-      }
-      for (const value of Object.values(node)) walk(value);
-    })(copy);
-    return copy;
-  }
-
   /** json-editor's text editor plus a file picker: choosing a file uploads it to the case
       (POST /api/cases/{id}/attachments) and puts the returned sha256 in the field. The field shows the file's
       name with a download link; a refusal (422/413) shows the server's detail under the picker. */
@@ -142,34 +85,6 @@
         : undefined));
   }
 
-  /** Drop empty text and unset values, so an optional field left blank is absent (not ""), as the server expects. */
-  function prune(value) {
-    if (Array.isArray(value)) return value.map(prune);
-    if (value && typeof value === 'object') {
-      const out = {};
-      for (const [k, v] of Object.entries(value)) {
-        if (v === '' || v === undefined) continue;
-        out[k] = prune(v);
-      }
-      return out;
-    }
-    return value;
-  }
-
-  /** Put the form's current values in (field by field: json-editor's startval would drop every optional field
-      that has no value yet), and leave choices nobody made empty. */
-  function fill(ed, data) {
-    for (const [key, value] of Object.entries(data)) {
-      const field = ed.getEditor(`root.${key}`);
-      if (field) field.setValue(value);
-    }
-    const given = (path) => path.split('.').slice(1).reduce(
-      (node, part) => (node !== undefined && node !== null ? node[part] : undefined), data) !== undefined;
-    for (const [path, field] of Object.entries(ed.editors)) {
-      if (field && field.hasPlaceholderOption && !given(path)) field.setValue(undefined);
-    }
-  }
-
   async function start() {
     notice();
     const user = await me();
@@ -208,14 +123,7 @@
         }
       }
       defineAttachmentEditor(task.case_id);
-      editor = new JSONEditor(document.getElementById('form-editor'), {
-        schema: forEditor(schema), theme: 'html',
-        iconlib: null, disable_edit_json: true, disable_properties: true, disable_collapse: true,
-        disable_array_delete_last_row: true, disable_array_delete_all_rows: true, no_additional_properties: true,
-        show_errors: 'never', use_default_values: false, prompt_before_delete: false, compact: false,
-      });
-      await new Promise((resolve) => editor.on('ready', resolve));
-      fill(editor, (task.form && task.form.data) || {});
+      editor = await AccreditForms.create(document.getElementById('form-editor'), schema, task.form && task.form.data);
     } else {
       document.getElementById('no-form').hidden = false;
     }
@@ -283,7 +191,7 @@
     event.preventDefault();
     clearErrors();
     const button = document.getElementById('submit');
-    const body = {data: editor ? prune(editor.getValue()) : {}};
+    const body = {data: editor ? AccreditForms.prune(editor.getValue()) : {}};
     if (task.signature_meaning) {
       body.signature = {password: document.getElementById('signature-password').value,
         meaning: task.signature_meaning};
