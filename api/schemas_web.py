@@ -27,3 +27,13 @@ class SendableMessageSchema(Schema):
 class CatalogueSchema(Schema):
     processes = fields.List(fields.Nested(StartableProcessSchema), required=True)
     messages = fields.List(fields.Nested(SendableMessageSchema), required=True)
+
+
+class ContextSectionSchema(Schema):
+    form = fields.String(allow_none=True, metadata={"description": "the earlier form shown (showForms entry)"})
+    variable = fields.String(allow_none=True, metadata={"description": "the case variable shown"})
+    title = fields.String(allow_none=True)
+    description = fields.String(allow_none=True)
+    schema = fields.Dict(allow_none=True, metadata={"description": "the form's JSON Schema, to render the value"})
+    ui_schema = fields.Dict(allow_none=True)
+    value = fields.Raw(allow_none=True, metadata={"description": "the form's answers, or the variable's value"})

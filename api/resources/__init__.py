@@ -3,9 +3,9 @@ from __future__ import annotations
 
 
 def register(api, app) -> None:
-    from . import audit, cases, catalogue, definitions, meta, messages, migrations, schedule, session, tasks
+    from . import audit, cases, catalogue, context, definitions, meta, messages, migrations, schedule, session, tasks
 
     app.register_blueprint(meta.bp)
     for module in (session, cases, audit, tasks, messages, definitions, migrations, schedule,
-                   catalogue):
+                   catalogue, context):
         api.register_blueprint(module.blp)

@@ -46,7 +46,8 @@ const Accredit = (() => {
 
   async function handle(response) {
     const type = response.headers.get('Content-Type') || '';
-    const data = type.includes('json') ? await response.json() : null;
+    const text = type.includes('json') ? await response.text() : '';
+    const data = text ? JSON.parse(text) : null;  // 204 No Content (sign-out) carries a JSON type and no body
     if (response.ok) return data;
     const problem = data || {title: response.statusText};
     if (response.status === 401 && String(problem.type || '').endsWith('/unauthenticated')
@@ -98,7 +99,8 @@ const Accredit = (() => {
 
   document.getElementById('sign-out').addEventListener('click', async () => {
     await api('DELETE', '/api/session');
-    location.assign('/');
+    if (location.pathname === '/' && !location.search) location.reload();  // assign('/') from '/' may not reload
+    else location.assign('/');
   });
 
   /** A notice carried over from the previous page (e.g. "Task completed"). */

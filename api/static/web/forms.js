@@ -7,6 +7,14 @@ const AccreditForms = (() => {
   // json-editor's own inline messages (e.g. a date field's "Date must be in the format …" while it is still
   // empty) appear before the person has acted, in its words: errors are shown by the page, once, from the server
   JSONEditor.defaults.themes.html.prototype.addInputError = function addInputError() {};
+  // json-editor "purifies" every typed value without DOMPurify by stripping anything tag-like, so "<b>North</b>"
+  // or "dose < 5 and > 2" was silently changed (even in signed forms). Values only ever reach input.value and
+  // text nodes here (never innerHTML), so what a person types is kept exactly as typed.
+  for (const Editor of [JSONEditor.AbstractEditor, ...Object.values(JSONEditor.defaults.editors)]) {
+    if (Editor && Editor.prototype && typeof Editor.prototype.purify === 'function') {
+      Editor.prototype.purify = function keepAsTyped(value) { return value; };
+    }
+  }
   /** Local "$ref"s ("#/$defs/x", "#/definitions/x") replaced by a copy of what they point to: json-editor
       does not know draft 2020-12's $defs. */
   function inlineRefs(node, root, depth = 0) {
@@ -39,7 +47,14 @@ const AccreditForms = (() => {
       // so are "contains" rules on lists (e.g. "at least one SOP")
       delete node.if; delete node.then; delete node.else; delete node.contains;
       // a yes/no answer is a checkbox ("I sign …" must be ticked), not a select that starts on "false"
-      if (node.type === 'boolean' && !node.format) node.format = 'checkbox';
+      // ... but a yes/no *decision* (conflict of interest, dates confirmed, team objection, membership active) is
+      // an explicit choice that starts unanswered: an untouched checkbox would record "no" nobody gave
+      if (node.type === 'boolean' && node.const !== true && !node.enum) {
+        node.enum = [true, false];
+        node.options = {...(node.options || {}), enum_titles: ['Yes', 'No']};
+        delete node.format;
+      }
+      if (node.type === 'boolean' && !node.format && !node.enum) node.format = 'checkbox';
       if (Array.isArray(node.allOf)) {
         node.allOf = node.allOf.filter((part) => Object.keys(part).some(
           (k) => !['if', 'then', 'else', 'contains'].includes(k)));
@@ -61,6 +76,9 @@ const AccreditForms = (() => {
         node.enum = node.oneOf.map((o) => o.const);
         node.options = {...(node.options || {}), enum_titles: node.oneOf.map((o) => o.title || String(o.const))};
         delete node.oneOf;
+      }
+      if (Array.isArray(node.enum) && !(node.options && node.options.enum_titles)) {
+        node.options = {...(node.options || {}), enum_titles: node.enum.map(humanise)};
       }
       if (Array.isArray(node.enum) && node.default === undefined) {
         node.options = {...(node.options || {}), has_placeholder_option: true, placeholder_option_text: '— choose —'};
@@ -95,6 +113,10 @@ const AccreditForms = (() => {
       (node, part) => (node !== undefined && node !== null ? node[part] : undefined), data) !== undefined;
     for (const [path, field] of Object.entries(ed.editors)) {
       if (field && field.hasPlaceholderOption && !given(path)) field.setValue(undefined);
+      // json-editor starts a number at 0: leave it empty until someone types one (value() then leaves it out)
+      if (field && field.input && field.schema && ['integer', 'number'].includes(field.schema.type) && !given(path)) {
+        field.input.value = '';
+      }
     }
   }
 
@@ -119,5 +141,100 @@ const AccreditForms = (() => {
       .map((k) => (schema.properties && schema.properties[k] && schema.properties[k].title) || k);
   }
 
-  return {forEditor, prune, fill, create, missing};
+  /** "grant_pending_corrections" -> "Grant pending corrections": a raw value never reaches a person as is. */
+  function humanise(value) {
+    if (typeof value !== 'string') return String(value);
+    const words = value.replace(/_/g, ' ');
+    return words.charAt(0).toUpperCase() + words.slice(1);
+  }
+
+  /** Every property name of a schema (nested objects, list items, $defs) -> its sub-schema: titles and choice
+      labels for a value whose shape is close to, but not exactly, the form's (e.g. collected checklists). */
+  function propertyIndex(schema) {
+    const index = new Map();
+    (function walk(node, depth) {
+      if (!node || typeof node !== 'object' || depth > 12) return;
+      if (Array.isArray(node)) { node.forEach((n) => walk(n, depth + 1)); return; }
+      if (node.properties && typeof node.properties === 'object') {
+        for (const [k, v] of Object.entries(node.properties)) if (!index.has(k)) index.set(k, v);
+      }
+      for (const v of Object.values(node)) walk(v, depth + 1);
+    })(schema, 0);
+    return index;
+  }
+
+  function resolve(node, root) {
+    const ref = node && typeof node.$ref === 'string' && node.$ref.match(/^#\/(\$defs|definitions)\/(.+)$/);
+    return ref && root && root[ref[1]] && root[ref[1]][ref[2]] ? {...root[ref[1]][ref[2]], ...node, $ref: undefined} : node;
+  }
+
+  /** A value's label: oneOf title, humanised enum, Yes/No. */
+  function label(value, schema) {
+    if (schema && Array.isArray(schema.oneOf)) {
+      const hit = schema.oneOf.find((o) => o && o.const === value);
+      if (hit && hit.title) return hit.title;
+    }
+    if (typeof value === 'boolean') return value ? 'Yes' : 'No';
+    if (schema && Array.isArray(schema.enum)) return humanise(value);
+    return String(value);
+  }
+
+  /** Render a value read-only, as text (never HTML), with the titles and choice labels of its schema. An
+      attachment id of the case becomes a download link with the file's name and size. */
+  function renderValue(value, schema, ctx) {
+    const {el} = Accredit;
+    schema = resolve(schema || {}, ctx.root);
+    if (value === null || value === undefined || value === '') return el('span', {class: 'muted'}, '—');
+    if (Array.isArray(value)) {
+      if (!value.length) return el('span', {class: 'muted'}, 'none');
+      const itemSchema = resolve(schema.items || {}, ctx.root);
+      if (value.every((v) => v === null || typeof v !== 'object')) {
+        return el('ul', {class: 'values'}, value.map((v) => el('li', {}, renderValue(v, itemSchema, ctx))));
+      }
+      return el('ol', {class: 'value-list'}, value.map((v) => el('li', {}, renderValue(v, itemSchema, ctx))));
+    }
+    if (typeof value === 'object') {
+      const props = schema.properties || {};
+      const keys = [...Object.keys(props).filter((k) => k in value), ...Object.keys(value).filter((k) => !(k in props))];
+      return el('dl', {class: 'values'}, keys.map((k) => {
+        const sub = resolve(props[k] || ctx.index.get(k) || {}, ctx.root);
+        return el('div', {}, el('dt', {}, sub.title || humanise(k)), el('dd', {}, renderValue(value[k], sub, ctx)));
+      }));
+    }
+    if (typeof value === 'string' && /^[0-9a-f]{64}$/.test(value) && ctx.files) {
+      const file = ctx.files.get(value);
+      const href = `/api/cases/${encodeURIComponent(ctx.caseId)}/attachments/${value}`;
+      return file ? el('span', {}, el('a', {href, download: file.filename}, file.filename), ` (${Accredit.size(file.size)})`)
+        : el('a', {href}, `file ${value.slice(0, 12)}…`);
+    }
+    return el('span', {class: 'value-text'}, label(value, schema));
+  }
+
+  /** One read-only section of a task's decision context (GET /api/tasks/{id}/context). */
+  function renderSection(section, ctx) {
+    const {el} = Accredit;
+    const schema = section.schema || {};
+    const inner = {...ctx, root: schema, index: propertyIndex(schema)};
+    return el('section', {class: 'context card', 'aria-label': section.title},
+      el('h3', {}, section.title),
+      section.description ? el('p', {class: 'muted'}, section.description) : null,
+      renderValue(section.value, Array.isArray(section.value) && section.variable ? {items: schema} : schema, inner));
+  }
+
+  /** The answer to send: empty text and unset choices left out, and a number field left empty is absent (json-editor
+      would report 0, an answer nobody gave). */
+  function value(editor) {
+    const out = prune(editor.getValue());
+    for (const [path, field] of Object.entries(editor.editors || {})) {
+      if (!field || !field.input || !field.schema || !['integer', 'number'].includes(field.schema.type)) continue;
+      if (field.input.value !== '') continue;
+      const parts = path.split('.').slice(1);
+      let node = out;
+      for (const part of parts.slice(0, -1)) node = node && typeof node === 'object' ? node[part] : undefined;
+      if (node && typeof node === 'object') delete node[parts[parts.length - 1]];
+    }
+    return out;
+  }
+
+  return {forEditor, prune, fill, create, missing, humanise, renderValue, renderSection, value};
 })();

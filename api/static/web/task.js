@@ -109,6 +109,7 @@
       ['Assigned to', task.assignee],
       ['Claimed by', task.claimed_by],
     ]);
+    await showContext();
     const form = document.getElementById('task-form');
     if (task.status !== 'ready') {
       Accredit.notice(`This task is ${task.status}; there is nothing to submit.`);
@@ -144,8 +145,25 @@
       });
     }
     form.addEventListener('submit', submit);
+    form.addEventListener('input', clearFixed);
+    form.addEventListener('change', clearFixed);
     const first = form.querySelector('input:not([type=hidden]), select, textarea');
     if (first) first.focus();
+  }
+
+  /** The earlier answers this task's diagram says to show (showForms), read-only, above the form. */
+  async function showContext() {
+    const sections = await api('GET', `/api/tasks/${encodeURIComponent(taskId)}/context`);
+    if (!sections.length) return;
+    if (JSON.stringify(sections).match(/"[0-9a-f]{64}"/)) {
+      for (const f of await api('GET', `/api/cases/${encodeURIComponent(task.case_id)}/attachments`)) {
+        files.set(f.sha256, f);
+      }
+    }
+    const holder = document.getElementById('context-sections');
+    holder.replaceChildren(...sections.map((sec) => AccreditForms.renderSection(sec, {files, caseId: task.case_id})));
+    document.getElementById('context').hidden = false;
+    document.getElementById('form-title').hidden = false;
   }
 
   function clearErrors() {
@@ -162,24 +180,65 @@
     return editor.getEditor(path) || null;
   }
 
+  /** "/sites/0/address" -> "Sites › 1 › Address": the field as the form names it, never a JSON pointer. */
+  function fieldLabel(pointer) {
+    if (pointer === '/signature/password') return 'Signature password';
+    const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const names = [];
+    let path = 'root';
+    for (const part of parts) {
+      path += `.${part}`;
+      const ed = editor && editor.getEditor(path);
+      if (/^\d+$/.test(part)) names.push(String(Number(part) + 1));
+      else names.push((ed && ed.schema && ed.schema.title) || AccreditForms.humanise(part));
+    }
+    return names.join(' › ') || 'The form';
+  }
+
+  /** A validator's message in words: no echoed values, patterns or schema keywords. */
+  function words(message) {
+    const m = String(message || '');
+    if (/is a required property|^is required$/.test(m)) return 'is required';
+    if (/should be non-empty|is too short|expected at least/.test(m) && /^\[/.test(m)) return 'choose or add at least one';
+    if (/should be non-empty|is too short/.test(m)) return 'must not be empty';
+    if (/is too long/.test(m)) return 'is too long';
+    if (/does not match/.test(m)) return 'is not in the expected format';
+    if (/is not one of|is not valid under any/.test(m)) return 'choose one of the offered answers';
+    if (/is not of type 'integer'/.test(m)) return 'must be a whole number';
+    if (/is not of type 'number'/.test(m)) return 'must be a number';
+    if (/is not a '?date'?/.test(m)) return 'must be a date (YYYY-MM-DD)';
+    if (/is less than the minimum|less than or equal/.test(m)) return 'is too small';
+    if (/is greater than the maximum|greater than or equal/.test(m)) return 'is too large';
+    if (/was expected/.test(m)) return 'must be confirmed';
+    return m;
+  }
+
+  /** Server errors, once each, next to their field and in the summary; a field's error clears when it changes. */
   function showProblem(problem) {
     clearErrors();
-    errorBox.append(el('p', {}, el('strong', {}, problem.detail || problem.title || 'The task was not completed.')));
+    const errors = problem.errors || [];
+    errorBox.append(el('p', {}, el('strong', {}, errors.length
+      ? 'Some answers need attention before this task can be completed:'
+      : (problem.detail || problem.title || 'The task was not completed.'))));
     const list = el('ul');
-    for (const error of problem.errors || []) {
+    const seen = new Set();
+    for (const error of errors) {
       const field = error.field || '/';
-      const label = field === '/signature/password' ? 'Signature password' : field;
+      const text = words(error.message);
+      if (seen.has(`${field}\n${text}`)) continue;
+      seen.add(`${field}\n${text}`);
       const fieldEditor = editorFor(field);
       const input = fieldEditor && fieldEditor.input;
-      const item = el('li', {dataset: {field}}, el('code', {}, label), ': ', error.message);
-      list.append(item);
+      list.append(el('li', {dataset: {field}}, el('strong', {}, fieldLabel(field)), `: ${text}`));
       if (field === '/signature/password') {
         const pw = document.getElementById('signature-password');
         pw.setAttribute('aria-invalid', 'true');
-        pw.after(el('p', {class: 'field-error', dataset: {field}}, error.message));
+        pw.after(el('p', {class: 'field-error', dataset: {field}}, text));
       } else if (fieldEditor && fieldEditor.container) {
         if (input) input.setAttribute('aria-invalid', 'true');
-        fieldEditor.container.append(el('p', {class: 'field-error', dataset: {field}}, error.message));
+        const id = `error-${field.replace(/[^A-Za-z0-9]+/g, '-')}`;
+        fieldEditor.container.append(el('p', {class: 'field-error', id, dataset: {field}}, text));
+        if (input) input.setAttribute('aria-describedby', [input.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));
       }
     }
     if (list.children.length) errorBox.append(list);
@@ -187,11 +246,30 @@
     errorBox.focus();
   }
 
+  /** A field's error goes away as soon as the person changes that field. */
+  function clearFixed(event) {
+    const holder = event.target.closest('[data-schemapath]') || event.target.parentElement;
+    if (!holder) return;
+    for (const n of holder.querySelectorAll(':scope > .field-error, :scope > * > .field-error')) {
+      const item = errorBox.querySelector(`li[data-field="${CSS.escape(n.dataset.field)}"]`);
+      if (item) item.remove();
+      n.remove();
+    }
+    event.target.removeAttribute('aria-invalid');
+    if (event.target.id === 'signature-password') {
+      const n = document.querySelector('.field-error[data-field="/signature/password"]');
+      if (n) n.remove();
+      const item = errorBox.querySelector('li[data-field="/signature/password"]');
+      if (item) item.remove();
+    }
+    if (!errorBox.querySelector('li')) { errorBox.hidden = true; errorBox.replaceChildren(); }
+  }
+
   async function submit(event) {
     event.preventDefault();
     clearErrors();
     const button = document.getElementById('submit');
-    const body = {data: editor ? AccreditForms.prune(editor.getValue()) : {}};
+    const body = {data: editor ? AccreditForms.value(editor) : {}};
     if (task.signature_meaning) {
       body.signature = {password: document.getElementById('signature-password').value,
         meaning: task.signature_meaning};
