@@ -37,3 +37,12 @@ class ContextSectionSchema(Schema):
     schema = fields.Dict(allow_none=True, metadata={"description": "the form's JSON Schema, to render the value"})
     ui_schema = fields.Dict(allow_none=True)
     value = fields.Raw(allow_none=True, metadata={"description": "the form's answers, or the variable's value"})
+
+
+class PersonSchema(Schema):
+    username = fields.String(required=True)
+    display_name = fields.String(required=True)
+
+
+class PeopleQuery(Schema):
+    role = fields.String(required=True, metadata={"description": "a role, e.g. inspector"})

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 
 def register(api, app) -> None:
-    from . import audit, cases, catalogue, context, definitions, meta, messages, migrations, schedule, session, tasks
+    from . import (audit, cases, catalogue, context, definitions, meta, messages, migrations, people, schedule,
+                   session, tasks)
 
     app.register_blueprint(meta.bp)
     for module in (session, cases, audit, tasks, messages, definitions, migrations, schedule,
-                   catalogue, context):
+                   catalogue, context, people):
         api.register_blueprint(module.blp)

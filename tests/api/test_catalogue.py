@@ -28,3 +28,12 @@ def test_roles_without_a_start_lane_start_nothing(env):  # noqa: F811
 def test_anonymous_callers_are_refused(env):  # noqa: F811
     app, _ = env
     assert app.test_client().get("/api/catalogue").status_code == 401
+
+
+def test_staff_see_who_holds_a_role_and_laboratories_do_not(env):  # noqa: F811
+    app, _ = env
+    inspectors = client(app, "carol").get("/api/people?role=inspector").json
+    assert {p["username"] for p in inspectors} == {"insp.lead", "insp2"}
+    assert client(app, "alice").get("/api/people?role=inspector").status_code == 403
+    bad = client(app, "carol").get("/api/people?role=wizard")
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "/role"

@@ -121,10 +121,44 @@ const AccreditForms = (() => {
   }
 
 
+  /** Fields asking for a person ("format": "user:<role>") become a choice among the users holding the role
+      (GET /api/people, staff only); where the list is not available the field stays a text field. */
+  async function withPeople(schema) {
+    const roles = new Set();
+    (function walk(node) {
+      if (!node || typeof node !== 'object') return;
+      if (typeof node.format === 'string' && node.format.startsWith('user:')) roles.add(node.format.slice(5));
+      Object.values(node).forEach(walk);
+    })(schema);
+    const people = new Map();
+    await Promise.all([...roles].map(async (role) => {
+      try {
+        people.set(role, await Accredit.api('GET', `/api/people?role=${encodeURIComponent(role)}`));
+      } catch (e) {
+        if (!(e instanceof Accredit.ApiError)) throw e;
+      }
+    }));
+    (function walk(node) {
+      if (!node || typeof node !== 'object') return;
+      const role = typeof node.format === 'string' && node.format.startsWith('user:') ? node.format.slice(5) : null;
+      if (role && people.has(role) && people.get(role).length) {
+        const list = people.get(role);
+        node.enum = list.map((u) => u.username);
+        node.options = {...(node.options || {}), enum_titles: list.map((u) => `${u.display_name} (${u.username})`),
+          has_placeholder_option: true, placeholder_option_text: '— choose —'};
+        delete node.format;
+        delete node.pattern;
+      }
+      Object.values(node).forEach(walk);
+    })(schema);
+    return schema;
+  }
+
   /** An editor on `holder` for `schema`; resolves once it is ready, filled with `data`. */
   async function create(holder, schema, data = {}) {
+    const prepared = await withPeople(forEditor(schema));
     const editor = new JSONEditor(holder, {
-      schema: forEditor(schema), theme: 'html',
+      schema: prepared, theme: 'html',
       iconlib: null, disable_edit_json: true, disable_properties: true, disable_collapse: true,
       disable_array_delete_last_row: true, disable_array_delete_all_rows: true, no_additional_properties: true,
       show_errors: 'never', use_default_values: false, prompt_before_delete: false, compact: false,

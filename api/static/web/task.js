@@ -32,9 +32,13 @@
         this.fileInfo = el('span', {class: 'attachment-file', id: `${id}-status`, 'aria-live': 'polite'});
         this.uploadError = el('p', {class: 'upload-error error-text', role: 'alert', hidden: true});
         this.picker.addEventListener('change', () => this.uploadChosen());
+        // the stored value is the file's sha256: never an editable hash, the person sees the file itself
+        this.input.type = 'hidden';
+        this.remove = el('button', {type: 'button', class: 'small', hidden: true,
+          onclick: () => { this.setValue(''); this.onChange(true); this.picker.focus(); }}, `Remove file (${name})`);
         this.control.append(el('div', {class: 'attachment', dataset: {path: this.path}},
           el('label', {for: id, class: 'attachment-label'}, `Upload a file (${name})`), this.picker,
-          this.fileInfo, this.uploadError));
+          this.fileInfo, this.remove, this.uploadError));
         this.showFile();
       }
 
@@ -47,6 +51,7 @@
       showFile() {
         if (!this.fileInfo) return;
         const sha = this.getValue();
+        if (this.remove) this.remove.hidden = !sha;
         if (!sha) { this.fileInfo.replaceChildren('No file uploaded yet.'); return; }
         const file = files.get(sha);
         const href = `/api/cases/${encodeURIComponent(caseId)}/attachments/${encodeURIComponent(sha)}`;
