@@ -114,9 +114,13 @@
       : el('span', {class: 'muted'}, '—');
     const mine = task.claimed_by && task.claimed_by === state.user.username;
     let action = null;
-    if (!task.claimed_by && (!task.assignee || task.assignee === state.user.username)) {
-      action = el('button', {type: 'button', class: 'small', 'aria-label': `Claim ${task.name || task.element_id}`,
+    const label = task.name || task.element_id;
+    if (!task.claimed_by && !task.assignee) {  // a task the diagram gives to one person is not claimed
+      action = el('button', {type: 'button', class: 'small', 'aria-label': `Claim ${label}`,
         onclick: (e) => claim(task, e.currentTarget)}, 'Claim');
+    } else if (task.claimed_by && (mine || state.user.roles.includes('coordinator'))) {
+      action = el('button', {type: 'button', class: 'small', 'aria-label': `Release ${label}`,
+        onclick: (e) => release(task, e.currentTarget)}, 'Release');
     }
     return el('tr', {class: task.overdue ? 'overdue' : null, dataset: {taskId: task.id}},
       el('td', {}, el('a', {href: `/tasks/${encodeURIComponent(task.id)}`}, task.name || task.element_id),
@@ -128,6 +132,18 @@
       el('td', {}, task.claimed_by ? (mine ? `${task.claimed_by} (you)` : task.claimed_by)
         : task.assignee ? el('span', {class: 'muted'}, `assigned to ${task.assignee}`) : el('span', {class: 'muted'}, '—')),
       el('td', {}, action));
+  }
+
+  async function release(task, button) {
+    button.disabled = true;
+    try {
+      await api('POST', `/api/tasks/${encodeURIComponent(task.id)}/unclaim`);
+      notice(`"${task.name || task.element_id}" is released.`);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      Accredit.showError(`Could not release "${task.name || task.element_id}": ${e.message}`);
+    }
+    await load();
   }
 
   async function claim(task, button) {

@@ -90,6 +90,19 @@
         : undefined));
   }
 
+  function metaPairs() {
+    return [
+      ['Case', el('a', {href: `/cases/${encodeURIComponent(task.case_id)}`}, 'open the case')],
+      ['Process', task.process_key],
+      ['Role', task.role],
+      ['Status', task.status],
+      ['Due', task.due_at ? el('span', {}, utc(task.due_at),
+        task.overdue ? el('span', {class: 'badge overdue'}, 'overdue') : null) : null],
+      ['Assigned to', task.assignee],
+      ['Claimed by', task.claimed_by],
+    ];
+  }
+
   async function start() {
     notice();
     const user = await me();
@@ -104,16 +117,7 @@
     }
     document.title = `${task.name || task.element_id} · accredit`;
     document.getElementById('task-title').textContent = task.name || task.element_id;
-    meta(document.getElementById('task-meta'), [
-      ['Case', el('a', {href: `/cases/${encodeURIComponent(task.case_id)}`}, 'open the case')],
-      ['Process', task.process_key],
-      ['Role', task.role],
-      ['Status', task.status],
-      ['Due', task.due_at ? el('span', {}, utc(task.due_at),
-        task.overdue ? el('span', {class: 'badge overdue'}, 'overdue') : null) : null],
-      ['Assigned to', task.assignee],
-      ['Claimed by', task.claimed_by],
-    ]);
+    meta(document.getElementById('task-meta'), metaPairs());
     await showContext();
     const form = document.getElementById('task-form');
     if (task.status !== 'ready') {
@@ -140,20 +144,53 @@
         `Submitting this task records your electronic signature with the meaning "${task.signature_meaning}". ` +
         'Re-enter your password to sign.';
     }
-    const claim = document.getElementById('claim');
-    if (!task.claimed_by) {
-      claim.hidden = false;
-      claim.addEventListener('click', async () => {
-        await api('POST', `/api/tasks/${encodeURIComponent(taskId)}/claim`);
-        notice('You claimed this task.');
-        claim.hidden = true;
-      });
-    }
+    coordinatorTools(user);
     form.addEventListener('submit', submit);
     form.addEventListener('input', clearFixed);
     form.addEventListener('change', clearFixed);
     const first = form.querySelector('input:not([type=hidden]), select, textarea');
     if (first) first.focus();
+  }
+
+  /** Claim only where it means something (nobody holds the task and the diagram names nobody); a coordinator
+      releases a claimed task and assigns it to a user holding its role (POST /api/tasks/{id}/unclaim, /assign). */
+  function coordinatorTools(user) {
+    const claim = document.getElementById('claim');
+    const mine = task.claimed_by === user.username;
+    claim.hidden = Boolean(task.claimed_by || task.assignee);
+    claim.onclick = async () => {
+      await act('claim', {}, 'You claimed this task.');
+    };
+    const release = document.getElementById('release');
+    release.hidden = !task.claimed_by || !(mine || user.roles.includes('coordinator'));
+    release.textContent = mine ? 'Release (give back)' : `Release from ${task.claimed_by}`;
+    release.onclick = () => act('unclaim', undefined, 'The task is released: anyone holding its role may take it.');
+    const tools = document.getElementById('assign-tools');
+    if (!user.roles.includes('coordinator') || task.assignee) return;
+    tools.hidden = false;
+    const select = document.getElementById('assign-to');
+    api('GET', `/api/people?role=${encodeURIComponent(task.role)}`).then((people) => {
+      select.replaceChildren(el('option', {value: ''}, '— choose a person —'),
+        ...people.filter((p) => p.username !== task.claimed_by)
+          .map((p) => el('option', {value: p.username}, `${p.display_name} (${p.username})`)));
+    });
+    document.getElementById('assign').onclick = async () => {
+      if (!select.value) { select.focus(); return; }
+      await act('assign', {username: select.value}, `Assigned to ${select.value}.`);
+    };
+  }
+
+  async function act(what, body, message) {
+    try {
+      task = await api('POST', `/api/tasks/${encodeURIComponent(taskId)}/${what}`, body);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      Accredit.showError(e.message);
+      return;
+    }
+    notice(message);
+    meta(document.getElementById('task-meta'), metaPairs());
+    coordinatorTools(await me());
   }
 
   /** The earlier answers this task's diagram says to show (showForms), read-only, above the form. */
