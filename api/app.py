@@ -69,25 +69,13 @@ def create_app(config: dict | None = None) -> Flask:
         OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
     )
 
-    db = Database(app.config["DATABASE_URL"])
-    db.migrate()
+    db = Database(app.config["DATABASE_URL"])  # no side effects: `accredit serve` / `db upgrade` migrate
     engine = Engine(db)
     identity = Identity(db)
     workspace = Workspace(db, engine, identity, Path(app.config["ATTACHMENTS_DIR"]),
                           max_upload=app.config["MAX_UPLOAD_BYTES"])
     app.extensions["accredit"] = Services(db, engine, identity, workspace)
     app.extensions["accredit.engine"] = engine
-    if app.config["DEPLOY_SHIPPED"]:
-        from engine.config import forms_dir, processes_dir
-        from engine.deployment import Deployment
-
-        # content any earlier version already had is skipped: a restart never undoes a quality manager's deploy
-        Deployment(engine).deploy_shipped(processes_dir(), forms_dir())
-    if app.config["DEMO"]:
-        from engine.identity import create_demo
-
-        create_demo(identity)
-
     api = _ProblemApi(app, spec_kwargs={"info": {"description": "Accreditation workflow API. Errors are RFC 9457 "
                                                         "application/problem+json."}})
     api.spec.components.security_scheme("bearer", {"type": "http", "scheme": "bearer"})

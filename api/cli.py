@@ -22,10 +22,13 @@ def main():
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
               help="run the timer scheduler in this process (single-machine default)")
 def serve(host, port, debug, scheduler):
-    """Run the development server (migrates the database and deploys the shipped processes)."""
+    """Run the development server (migrates the database and deploys the shipped processes first)."""
+    from engine.bootstrap import prepare
+
     from .app import create_app
 
     app = create_app()
+    prepare(app.extensions["accredit"].db, deploy_shipped=app.config["DEPLOY_SHIPPED"], demo=app.config["DEMO"])
     timer_scheduler = None
     if scheduler:
         from engine.scheduler import TimerScheduler

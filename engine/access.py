@@ -76,3 +76,33 @@ def actionable_tasks(actor: Actor):
 def task_actionable(s, actor: Actor, task: HumanTask) -> bool:
     return bool(s.scalar(sa.select(sa.func.count(HumanTask.id)).where(HumanTask.id == task.id,
                                                                       actionable_tasks(actor))))
+
+
+def may_act(actor: Actor, task: HumanTask, on_case) -> bool:
+    """:func:`actionable_tasks` for one task already in memory (no query unless it is an inspector task not
+    assigned to the actor: then ``on_case()`` says whether the actor is on the task's case)."""
+    if task.role not in actor.roles or task.assignee not in (None, actor.username):
+        return False
+    if "applicant" in actor.roles and task.role == "applicant" and task.organisation_id != (actor.organisation_id or ""):
+        return False
+    if "inspector" in actor.roles and task.role == "inspector" and task.assignee != actor.username:
+        return on_case()
+    return True
+
+
+def sees_case(s, actor: Actor, case: Case) -> bool:
+    """:func:`case_visible` without a query where the row in memory answers it (staff; an applicant's own
+    organisation)."""
+    if sees_all_cases(actor):
+        return True
+    if "applicant" in actor.roles and actor.organisation_id and case.organisation_id == actor.organisation_id:
+        return True
+    if "inspector" in actor.roles:
+        return inspector_on_case(s, actor, case.id)
+    return False
+
+
+def inspector_on_case(s, actor: Actor, case_id: str) -> bool:
+    return bool(s.scalar(sa.select(HumanTask.id).where(
+        HumanTask.case_id == case_id,
+        sa.or_(HumanTask.assignee == actor.username, HumanTask.claimed_by == actor.username)).limit(1)))

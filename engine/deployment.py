@@ -50,7 +50,7 @@ from .errors import Conflict, DefinitionInvalid, EngineError, Forbidden, Invalid
 from .library import Library, load_library, read_directories
 from .models import Case, ProcessDefinition, utcnow
 from .sandbox import SandboxViolation, ScriptTimeout
-from .operation import _Operation, _process_error
+from .operation import Operation, process_error
 from .services import Engine
 from .workflow_state import all_tasks, properties, ready_human_tasks
 
@@ -479,7 +479,7 @@ class Deployment:
                 "blocked": sum(not c["can_migrate"] for c in cases), "cases": cases}
 
     def _migrate(self, s, case_id: str, actor: Actor, to_version: int | None) -> dict:
-        ops = _Operation(self.engine, s, actor)
+        ops = Operation(self.engine, s, actor)
         loaded = ops.load(case_id)
         row, source = loaded.row, loaded.definition
         target = self._definition(s, row.process_key, to_version) if to_version is not None else \
@@ -535,7 +535,7 @@ class Deployment:
             for workflow, diff, spec in pairs:
                 _migrate_workflow(diff, workflow, spec)  # re-predicting may run pre-scripts of the new version
         except (SpiffWorkflowException, SandboxViolation, ScriptTimeout, KeyError) as exc:
-            error = _process_error(exc, row.id) if isinstance(exc, SpiffWorkflowException) else None
+            error = process_error(exc, row.id) if isinstance(exc, SpiffWorkflowException) else None
             reasons.append(f"the case fails on {v}: {error.message if error else exc}"
                            + (f" (element {error.details['element_id']})" if error and error.details.get("element_id")
                               else ""))
@@ -601,7 +601,7 @@ class Deployment:
                 out[kind] += [{**e, "process": p["process"]} for e in p[kind]]
         return out
 
-    def _refresh_inbox(self, s, ops: _Operation, loaded) -> None:
+    def _refresh_inbox(self, s, ops: Operation, loaded) -> None:
         """Ready tasks that kept their id keep their inbox row: bring its name, role, form, assignee and
         priority up to the new version (a changed role also drops the claim)."""
         from .models import HumanTask

@@ -11,12 +11,13 @@ from .errors import InvalidFormData, ProcessError
 from .models import ProcessDefinition
 
 
-def _form_schema(definition: ProcessDefinition, form: str | None) -> dict | None:
+def form_schema(definition: ProcessDefinition, form: str | None, files: dict | None = None) -> dict | None:
+    """The parsed JSON Schema ``form`` of ``definition`` (``files``: its files, if the caller has them cached)."""
     import json
 
     if not form:
         return None
-    text = definition.files.get(form)
+    text = (files if files is not None else definition.files).get(form)
     if text is None:
         raise ProcessError(f"form '{form}' is not part of definition {definition.key} v{definition.version}")
     return json.loads(text)
@@ -41,9 +42,9 @@ def _format_checker(session: Session | None) -> jsonschema.FormatChecker:
     return checker
 
 
-def _validate_form(definition: ProcessDefinition, form: str | None, data: dict, task, session=None) -> None:
+def validate_form(schema: dict | None, form: str | None, data: dict, task, session=None) -> None:
+    """Check ``data`` against the task's form ``schema`` (parsed, from the case's definition version)."""
     label = task.task_spec.bpmn_name or task.task_spec.bpmn_id
-    schema = _form_schema(definition, form)
     if schema is None:
         if data:
             raise InvalidFormData(f"task '{label}' takes no data",
@@ -90,7 +91,7 @@ def _attachment_refs(value, path=""):
             yield from _attachment_refs(v, f"{path}/{i}")
 
 
-def _check_attachments(s: Session, case_id: str, data: dict) -> None:
+def check_attachments(s: Session, case_id: str, data: dict) -> None:
     from .models import Attachment
 
     refs = list(_attachment_refs(data))

@@ -56,10 +56,11 @@ class ProcessDefinition(Base):
     name: Mapped[str | None] = mapped_column(sa.String(400))
     version: Mapped[int]
     content_hash: Mapped[str] = mapped_column(sa.String(64))
-    #: {filename: text} of every file this version uses (BPMN, DMN, forms)
-    files: Mapped[dict] = mapped_column(sa.JSON)
-    #: serialized SpiffWorkflow specs: {"spec": {...}, "subprocess_specs": {...}}
-    spec: Mapped[str] = mapped_column(sa.Text)
+    #: {filename: text} of every file this version uses (BPMN, DMN, forms). Deferred: ~170 KB that loading a
+    #: case must not drag along; the engine caches what it needs per (immutable) version.
+    files: Mapped[dict] = mapped_column(sa.JSON, deferred=True)
+    #: serialized SpiffWorkflow specs: {"spec": {...}, "subprocess_specs": {...}}; deferred like ``files``
+    spec: Mapped[str] = mapped_column(sa.Text, deferred=True)
     #: message name that starts this process when it has only a message start event, else NULL
     start_message: Mapped[str | None] = mapped_column(sa.String(200))
     deployed_by: Mapped[str] = mapped_column(sa.String(200))

@@ -42,26 +42,30 @@ TIMERS_CHANNEL = "accredit_timers"
 MAX_CASCADE = 50
 
 
-class _Loaded:
+class Loaded:
     """A case in the middle of an operation: its row, its live workflow and the 'before' snapshot."""
 
     def __init__(self, row: Case, wf: BpmnWorkflow, definition: ProcessDefinition):
         self.row, self.wf, self.definition = row, wf, definition
         self.before = snapshot(wf)
         self.next_seq: int | None = None  # history sequence, read lazily from the event table
+        # what the timer and message_subscription rows of this case hold now: they are written from exactly
+        # this on every save, so saving writes only the difference (no read, no delete-and-reinsert)
+        self.timer_rows, self.message_rows = _index_rows(row, wf)
+        self.ready_rows: list[HumanTask] | None = None  # the case's ready inbox rows after the last save
 
 
-class _Operation:
+class Operation:
     """One transaction's work across one or more cases (a message may start or wake other cases)."""
 
     def __init__(self, engine: Engine, session: Session, actor: Actor):
         self.engine, self.s, self.actor = engine, session, actor
-        self.loaded: dict[str, _Loaded] = {}
+        self.loaded: dict[str, Loaded] = {}
         self.dirty: dict[str, None] = {}  # cases run in this operation and not yet saved (ordered)
         self.cascade = 0
 
     # -- loading and starting ----------------------------------------------------------------------
-    def load(self, case_id: str) -> _Loaded:
+    def load(self, case_id: str) -> Loaded:
         if case_id in self.loaded:
             return self.loaded[case_id]
         stmt = sa.select(Case).where(Case.id == case_id)
@@ -71,7 +75,7 @@ class _Operation:
         if row is None:
             raise NotFound(f"case {case_id} does not exist", case_id=case_id)
         wf = self.engine._deserialize(row)
-        loaded = self.loaded[case_id] = _Loaded(row, wf, row.definition)
+        loaded = self.loaded[case_id] = Loaded(row, wf, row.definition)
         return loaded
 
     def start(self, definition: ProcessDefinition, organisation_id, data, business_key, parent_case_id) -> str:
@@ -86,7 +90,7 @@ class _Operation:
         row.definition = definition
         self.s.add(row)
         self.s.flush()  # the row must exist before history and index rows point at it
-        loaded = self.loaded[case_id] = _Loaded(row, wf, definition)
+        loaded = self.loaded[case_id] = Loaded(row, wf, definition)
         loaded.next_seq = 1
         engine_vars = {"case_id": case_id, "organisation_id": organisation_id, "business_key": business_key,
                        "started_at": now.isoformat(), "parent_case_id": parent_case_id}
@@ -106,7 +110,7 @@ class _Operation:
         return case_id
 
     # -- acting ------------------------------------------------------------------------------------
-    def run(self, loaded: _Loaded, action) -> None:
+    def run(self, loaded: Loaded, action) -> None:
         """Run ``action`` then engine steps, repeating timer refresh until nothing more fires (cycle timers
         fire at most once per refresh). Any failure becomes a ProcessError naming the element."""
         wf = loaded.wf
@@ -122,9 +126,9 @@ class _Operation:
         except (SandboxViolation, ScriptTimeout) as exc:
             raise ProcessError(str(exc), case_id=loaded.row.id) from exc
         except SpiffWorkflowException as exc:
-            raise _process_error(exc, loaded.row.id) from exc
+            raise process_error(exc, loaded.row.id) from exc
 
-    def record_completion(self, loaded: _Loaded, task, role: str, data: dict, old: dict,
+    def record_completion(self, loaded: Loaded, task, role: str, data: dict, old: dict,
                           signature: dict | None = None) -> None:
         changes = {k: {"old": old.get(k), "new": v} for k, v in data.items() if old.get(k) != v}
         recorded = {"submitted": data, "changes": changes}
@@ -136,7 +140,7 @@ class _Operation:
             recorded["signature"] = signature
         history.record(self.s, loaded, self.actor, "task.completed", task=task, role=role, data=recorded)
 
-    def route(self, name: str, payload: dict, *, organisation_id, case_id, parent: _Loaded | None,
+    def route(self, name: str, payload: dict, *, organisation_id, case_id, parent: Loaded | None,
               allow_start: bool = True) -> list[str]:
         """Send a message to the cases waiting for it (by case id or organisation), else start the
         process that a message start event of this name begins. Returns the receiving case ids."""
@@ -198,56 +202,70 @@ class _Operation:
             # delivered at commit to every `accredit scheduler` listening: timers may have changed
             self.s.execute(sa.text(f"NOTIFY {TIMERS_CHANNEL}"))
 
-    def _save(self, loaded: _Loaded) -> None:
+    def _save(self, loaded: Loaded) -> None:
         wf, row, now = loaded.wf, loaded.row, utcnow()
         history.record_diff(self.s, loaded, self.actor, snapshot(wf))
-        timers, messages = pending_events(wf)
+        timers, _ = pending_events(wf)
         ready = ready_human_tasks(wf)
         self._notify_fired(loaded, now)
         self._write_inbox(loaded, ready, timers, now)
-        self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id))
-        self.s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id))
-        for t in timers:
-            self.s.add(Timer(case_id=row.id, task_id=str(t.task.id), element_id=t.task.task_spec.bpmn_id,
-                             name=t.task.task_spec.bpmn_name, kind=t.kind, due_at=t.due_at,
-                             attached_to=str(t.attached_to.id) if t.attached_to is not None else None,
-                             interrupting=t.interrupting))
-        for m in messages:
-            self.s.add(MessageSubscription(case_id=row.id, organisation_id=row.organisation_id,
-                                           task_id=str(m.task.id), element_id=m.task.task_spec.bpmn_id, name=m.name))
+        self._write_index_rows(loaded)
         if wf.completed and row.status == "running":
             row.status, row.outcome, row.ended_at = "completed", end_event_reached(wf), now
             history.record(self.s, loaded, self.actor, "case.ended", data={"outcome": row.outcome})
         row.state = self.engine.serializer.dump_state(wf)
         row.updated_at = now
 
-    def _notify_fired(self, loaded: _Loaded, now) -> None:
+    def _write_index_rows(self, loaded: Loaded) -> None:
+        """Bring the case's timer and message_subscription rows to the workflow's pending events, writing only
+        what changed (most steps change neither)."""
+        row = loaded.row
+        timers, messages = _index_rows(row, loaded.wf)
+        gone_timers = [t[0] for t in loaded.timer_rows - timers]
+        gone_messages = [m[0] for m in loaded.message_rows - messages]
+        if gone_timers:
+            self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id, Timer.task_id.in_(gone_timers)))
+        if gone_messages:
+            self.s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id,
+                                                                MessageSubscription.task_id.in_(gone_messages)))
+        for task_id, element_id, name, kind, due_at, attached_to, interrupting in timers - loaded.timer_rows:
+            self.s.add(Timer(case_id=row.id, task_id=task_id, element_id=element_id, name=name, kind=kind,
+                             due_at=due_at, attached_to=attached_to, interrupting=interrupting))
+        for task_id, element_id, name, organisation_id in messages - loaded.message_rows:
+            self.s.add(MessageSubscription(case_id=row.id, organisation_id=organisation_id, task_id=task_id,
+                                           element_id=element_id, name=name))
+        loaded.timer_rows, loaded.message_rows = timers, messages
+
+    def _notify_fired(self, loaded: Loaded, now) -> None:
         """A timer on a person's task fired (reminder or deadline): put a notification in the outbox for
         whoever holds the task (claimer, else diagram assignee, else everyone with the role)."""
         from .models import Notification
 
         row = loaded.row
-        for timer in self.s.scalars(sa.select(Timer).where(Timer.case_id == row.id, Timer.attached_to.isnot(None))):
-            task = loaded.wf.get_task_from_id(uuid.UUID(timer.task_id))
+        for task_id, _element, name, _kind, _due, attached_to, interrupting in loaded.timer_rows:
+            if attached_to is None:
+                continue
+            task = loaded.wf.get_task_from_id(uuid.UUID(task_id))
             if task is None or task.state != TaskState.COMPLETED:
                 continue
-            human = self.s.get(HumanTask, timer.attached_to)
+            human = self.s.get(HumanTask, attached_to)
             if human is None:
                 continue
             recipient = human.claimed_by or human.assignee or f"role:{human.role}"
-            kind = "deadline" if timer.interrupting else "reminder"
+            kind = "deadline" if interrupting else "reminder"
             self.s.add(Notification(
                 case_id=row.id, task_id=human.id, organisation_id=row.organisation_id, recipient=recipient,
                 kind=kind, created_at=now,
-                subject=f"{timer.name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
+                subject=f"{name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
                 body=(f"The task '{human.name or human.element_id}' of case {row.business_key} "
-                      f"{'reached its deadline' if timer.interrupting else 'is waiting for you'} "
+                      f"{'reached its deadline' if interrupting else 'is waiting for you'} "
                       f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
 
-    def _write_inbox(self, loaded: _Loaded, ready, timers, now) -> None:
+    def _write_inbox(self, loaded: Loaded, ready, timers, now) -> None:
         row = loaded.row
         existing = {h.id: h for h in self.s.scalars(
             sa.select(HumanTask).where(HumanTask.case_id == row.id, HumanTask.status == "ready"))}
+        kept = []
         for task in ready:
             tid = str(task.id)
             props = properties(task.task_spec)
@@ -265,6 +283,8 @@ class _Operation:
             due = due_date(task, timers)
             if due is not None:  # a fired escalation timer leaves the task overdue, not undated
                 h.due_at = due
+            kept.append(h)
+        loaded.ready_rows = [h for h in kept if h.status == "ready"]
         for h in existing.values():  # no longer ready: completed by this operation, or cancelled
             task = loaded.wf.get_task_from_id(uuid.UUID(h.id))
             h.status = "completed" if task is not None and task.state == TaskState.COMPLETED else "cancelled"
@@ -272,20 +292,28 @@ class _Operation:
             if h.status == "completed":
                 h.completed_by = self.actor.username
 
-    def _assignee(self, loaded: _Loaded, task, props) -> str | None:
+    def _assignee(self, loaded: Loaded, task, props) -> str | None:
         expr = props.get("assignee")
         if not expr:
             return None
         try:
             value = self.engine.script_engine.evaluate(task, expr)
         except Exception as exc:
-            raise _process_error(exc, loaded.row.id, f"assignee expression '{expr}' failed") from exc
+            raise process_error(exc, loaded.row.id, f"assignee expression '{expr}' failed") from exc
         return str(value) if value else None
 
 
 # -- module helpers ----------------------------------------------------------------------------------
 
-def _latest_data(wf) -> dict:
+def _index_rows(row: Case, wf) -> tuple[set, set]:
+    """The timer and message_subscription rows the workflow's pending events call for, as hashable tuples."""
+    timers, messages = pending_events(wf)
+    return ({(str(t.task.id), t.task.task_spec.bpmn_id, t.task.task_spec.bpmn_name, t.kind, t.due_at,
+              str(t.attached_to.id) if t.attached_to is not None else None, t.interrupting) for t in timers},
+            {(str(m.task.id), m.task.task_spec.bpmn_id, m.name, row.organisation_id) for m in messages})
+
+
+def latest_data(wf) -> dict:
     """The case's current variables: the data carried by its live frontier (ready, waiting, running
     elements — each holds what its branch knows now, sub-processes included); for an ended case, the
     data of the end events it reached."""
@@ -300,11 +328,11 @@ def _latest_data(wf) -> dict:
     return merged
 
 
-def _public_data(data: dict) -> dict:
+def public_data(data: dict) -> dict:
     return {k: v for k, v in data.items() if not k.startswith("_")}
 
 
-def _process_error(exc: Exception, case_id: str, prefix: str | None = None) -> ProcessError:
+def process_error(exc: Exception, case_id: str, prefix: str | None = None) -> ProcessError:
     """Turn a SpiffWorkflow failure into a ProcessError naming the element, line and sandbox refusal."""
     task = getattr(exc, "task", None)
     spec = getattr(task, "task_spec", None)

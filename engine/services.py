@@ -6,6 +6,7 @@ exactly as before. The HTTP layer, the scheduler and the tests all go through :c
 """
 from __future__ import annotations
 
+import functools
 import threading
 import uuid
 from datetime import datetime
@@ -28,8 +29,9 @@ from .workflow_state import (
     properties,
 )
 
-from .forms import _check_attachments, _form_schema, _validate_form
-from .operation import MAX_CASCADE, _latest_data, _Loaded, _Operation, _process_error, _public_data  # noqa: F401
+from .access import inspector_on_case, may_act, sees_all_cases, sees_case
+from .forms import check_attachments, form_schema, validate_form
+from .operation import MAX_CASCADE, Loaded, Operation, latest_data, process_error, public_data  # noqa: F401
 from .views import CaseView, DeployResult, TaskView  # noqa: F401
 
 #: variables the engine puts into every case; starting data may not override them
@@ -42,6 +44,8 @@ class Engine:
         self.serializer = StateSerializer()
         self.script_engine = make_script_engine(time_limit=script_time_limit)
         self._specs: dict[int, tuple] = {}
+        self._files: dict[int, dict] = {}
+        self._forms: dict[tuple, dict] = {}
         self._specs_lock = threading.Lock()
         self._timer_listeners: list = []
         self._visibility: dict = {}
@@ -103,8 +107,10 @@ class Engine:
 
     # ------------------------------------------------------------------ cases
     def start_case(self, process_key: str, actor: Actor, organisation_id: str | None,
-                   data: dict | None = None, business_key: str | None = None) -> CaseView:
-        """Start a case of the latest version of ``process_key``.
+                   data: dict | None = None, business_key: str | None = None, *,
+                   viewer: Actor | None = None) -> CaseView:
+        """Start a case of the latest version of ``process_key``; returns it as ``viewer`` may see it (default:
+        unfiltered), built inside the same transaction.
 
         Who may start it is drawn in the diagram: the lane of the start event names the role (applicants
         only for their own organisation).
@@ -119,25 +125,45 @@ class Engine:
             if definition is None:
                 raise NotFound(f"no process '{process_key}' is deployed", process_key=process_key)
             self._check_may_start(definition, actor, organisation_id)
-            ops = _Operation(self, s, actor)
+            ops = Operation(self, s, actor)
             case_id = ops.start(definition, organisation_id, data, business_key, parent_case_id=None)
             ops.finish()
+            loaded = ops.loaded[case_id]
+            view = self.case_view(s, loaded.row, loaded.wf, viewer, loaded.ready_rows)
         self._timers_changed()
-        return self.get_case(case_id)
+        return view
 
     def get_case(self, case_id: str, with_data: bool = True) -> CaseView:
         with self.db.read() as s:
             row = s.get(Case, case_id)
             if row is None:
                 raise NotFound(f"case {case_id} does not exist", case_id=case_id)
-            tasks = s.scalars(sa.select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "ready")
-                              .order_by(HumanTask.created_at)).all()
-            view = CaseView(row.id, row.process_key, row.definition.version, row.organisation_id, row.business_key,
-                            row.status, row.outcome, row.parent_case_id, row.created_at, row.ended_at,
-                            [TaskView.of(t) for t in tasks])
-            if with_data:
-                view.data = _public_data(_latest_data(self._deserialize(row)))
-            return view
+            return self.case_view(s, row, self._deserialize(row) if with_data else None, None)
+
+    def case_view(self, s: Session, row: Case, wf: BpmnWorkflow | None, viewer: Actor | None,
+                  ready: list[HumanTask] | None = None) -> CaseView:
+        """A case as ``viewer`` may see it — built from the row, the inbox index (``ready``: its ready rows,
+        if the caller has them) and the in-memory workflow (never deserialised again): staff (or
+        ``viewer=None``) see every ready task and every variable; others only the tasks they may act on and the
+        variables the diagram shares with their roles."""
+        if ready is None:
+            ready = s.scalars(sa.select(HumanTask).where(HumanTask.case_id == row.id,
+                                                         HumanTask.status == "ready")).all()
+        tasks = sorted(ready, key=lambda t: (t.created_at, t.element_id))
+        limited = viewer is not None and not sees_all_cases(viewer)
+        if limited:
+            on_case = functools.cache(lambda: inspector_on_case(s, viewer, row.id))
+            tasks = [t for t in tasks if may_act(viewer, t, on_case)]
+        view = CaseView(row.id, row.process_key, row.definition.version, row.organisation_id, row.business_key,
+                        row.status, row.outcome, row.parent_case_id, row.created_at, row.ended_at,
+                        [TaskView.of(t) for t in tasks])
+        if wf is not None:
+            data = public_data(latest_data(wf))
+            if limited:
+                allowed = self.visible_variables(row.definition, viewer.roles)
+                data = {k: v for k, v in data.items() if k in allowed}
+            view.data = data
+        return view
 
     def linked_cases(self, case_id: str) -> list[CaseView]:
         with self.db.read() as s:
@@ -159,48 +185,61 @@ class Engine:
                 raise NotFound(f"task {task_id} does not exist", task_id=task_id)
             return TaskView.of(row)
 
-    def task_form(self, task_id: str) -> dict:
+    def task_form(self, task_id: str, s: Session | None = None, *, with_data: bool = True) -> dict:
         """The form of a task as the definition version of its case has it: JSON Schema, optional UI schema,
-        and the task's current values of the form's fields (for re-display and corrections)."""
-        with self.db.read() as s:
-            row = s.get(HumanTask, task_id)
-            if row is None:
-                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
-            case = s.get(Case, row.case_id)
-            schema = _form_schema(case.definition, row.form)
-            ui = _form_schema(case.definition, row.ui_form)
-            data = {}
-            if schema is not None and row.status == "ready":
-                task = self._deserialize(case).get_task_from_id(uuid.UUID(task_id))
-                fields = set(schema.get("properties", {}))
-                data = {k: v for k, v in (task.data if task else {}).items() if k in fields}
-            return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history._jsonable(data)}
+        and (``with_data``) the task's current values of the form's fields (for re-display and corrections)."""
+        if s is None:
+            with self.db.read() as session:
+                return self.task_form(task_id, session, with_data=with_data)
+        row = s.get(HumanTask, task_id)
+        if row is None:
+            raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+        case = s.get(Case, row.case_id)
+        schema = self.form_schema(case.definition, row.form)
+        ui = self.form_schema(case.definition, row.ui_form)
+        data = {}
+        if schema is not None and row.status == "ready" and with_data:
+            task = self._deserialize(case).get_task_from_id(uuid.UUID(task_id))
+            fields = set(schema.get("properties", {}))
+            data = {k: v for k, v in (task.data if task else {}).items() if k in fields}
+        return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history._jsonable(data)}
 
     def complete_task(self, task_id: str, actor: Actor, data: dict | None = None,
-                      signature: dict | None = None) -> CaseView:
-        """Complete a READY human task as ``actor`` with form ``data`` — checked, run, saved atomically.
+                      signature: dict | None = None, *, viewer: Actor | None = None) -> CaseView:
+        """Complete a READY human task as ``actor`` with form ``data`` — checked, run, saved atomically — and
+        return the case as ``viewer`` may see it (default: unfiltered), built in the same transaction from the
+        workflow already in memory.
+
+        Checks, all inside the transaction: the task exists and its case is visible to the actor (else 404,
+        never 403: a laboratory must not learn another's task ids), it is ready (409), the actor may act on it
+        (lane role, organisation, assignee, claim, inspector scope, separation of duties: 403).
 
         A task whose diagram names a ``signatureMeaning`` is an electronic signature and completes only with
         ``signature={"method": "password"[, "meaning": …]}``. Contract: the engine trusts its caller to have
-        re-verified the actor's password just before (the HTTP layer does, with
-        :func:`engine.signatures.verify_signer`); the engine then records printed name, username, UTC time,
-        meaning and the SHA-256 binding to ``data`` in the ``task.completed`` event (engine.signatures)."""
+        re-verified the actor's password just before (:meth:`engine.workspace.Workspace.complete` does, with
+        :func:`engine.signatures.verify_signer`, outside the write transaction); the engine then records printed
+        name, username, UTC time, meaning and the SHA-256 binding to ``data`` in the ``task.completed`` event."""
         data = dict(data or {})
         with self.db.write() as s:
             ref = s.get(HumanTask, task_id)
             if ref is None:
                 raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            ops = Operation(self, s, actor)
+            loaded = ops.load(ref.case_id)
+            if not sees_case(s, actor, loaded.row):
+                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
             if ref.status != "ready":
                 raise Conflict(f"task '{ref.name or ref.element_id}' is already {ref.status}",
                                task_id=task_id, status=ref.status)
-            ops = _Operation(self, s, actor)
-            loaded = ops.load(ref.case_id)
             task = loaded.wf.get_task_from_id(uuid.UUID(task_id))
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict("the task is no longer ready (the case moved on)", task_id=task_id)
             role = self._check_may_complete(s, loaded, task, ref, actor)
-            _validate_form(loaded.definition, ref.form, data, task, s)
-            _check_attachments(s, loaded.row.id, data)
+            if not may_act(actor, ref, lambda: inspector_on_case(s, actor, ref.case_id)):
+                raise Forbidden(f"you may not act on task '{ref.name or ref.element_id}' (role {ref.role})",
+                                role=ref.role)
+            validate_form(self.form_schema(loaded.definition, ref.form), ref.form, data, task, s)
+            check_attachments(s, loaded.row.id, data)
             signed = signatures.build(properties(task.task_spec).get("signatureMeaning") or ref.signature_meaning,
                                       signature, actor, case_id=loaded.row.id, task_id=task_id,
                                       element_id=ref.element_id, element_name=ref.name, data=data)
@@ -208,10 +247,10 @@ class Engine:
             task.data.update(data)
             ops.run(loaded, lambda: task.run())
             ops.record_completion(loaded, task, role, data, old, signed)
-            case_id = loaded.row.id
             ops.finish()
+            view = self.case_view(s, loaded.row, loaded.wf, viewer, loaded.ready_rows)
         self._timers_changed()
-        return self.get_case(case_id)
+        return view
 
     def deliver_message(self, name: str, payload: dict | None, actor: Actor = SYSTEM, *,
                         organisation_id: str | None = None, case_id: str | None = None) -> list[str]:
@@ -219,7 +258,7 @@ class Engine:
         waiting case of the organisation). Returns the ids of the cases that received it. A message never
         starts a process from outside: that is :meth:`start_case`, with its role check."""
         with self.db.write() as s:
-            ops = _Operation(self, s, actor)
+            ops = Operation(self, s, actor)
             targets = ops.route(name, payload or {}, organisation_id=organisation_id, case_id=case_id, parent=None,
                                 allow_start=False)
             if not targets:
@@ -263,7 +302,7 @@ class Engine:
                     continue  # fired by another scheduler meanwhile
                 try:
                     with s.begin_nested():
-                        ops = _Operation(self, s, SYSTEM)
+                        ops = Operation(self, s, SYSTEM)
                         loaded = ops.load(case_id)
                         ops.run(loaded, lambda: None)  # refresh timers + engine steps, repeated while they fire
                         ops.finish()
@@ -338,8 +377,8 @@ class Engine:
                 if not mine:
                     continue
                 form = props.get("formJsonSchemaFilename")
-                if form and form in definition.files:
-                    visible |= set(json.loads(definition.files[form]).get("properties", {}))
+                if form and form in self.definition_files(definition):
+                    visible |= set((self.form_schema(definition, form) or {}).get("properties", {}))
                 if shared & set(roles):
                     visible |= {v.strip() for v in props.get("shareVariables", "").split(",") if v.strip()}
         self._visibility[key] = visible
@@ -366,11 +405,40 @@ class Engine:
                         .order_by(ProcessDefinition.version.desc()).limit(1))
 
     def _specs_for(self, definition: ProcessDefinition):
+        """The spec objects of a definition version, restored once per process (versions are immutable)."""
         with self._specs_lock:
             cached = self._specs.get(definition.id)
-            if cached is None:
-                cached = self._specs[definition.id] = self.serializer.load_specs(definition.spec)
-            return cached
+        if cached is None:
+            specs = self.serializer.load_specs(self._column(definition, ProcessDefinition.spec))
+            with self._specs_lock:
+                cached = self._specs.setdefault(definition.id, specs)
+        return cached
+
+    def definition_files(self, definition: ProcessDefinition) -> dict[str, str]:
+        """``{filename: text}`` of a definition version, read once per process (the column is deferred)."""
+        files = self._files.get(definition.id)
+        if files is None:
+            files = self._files.setdefault(definition.id, self._column(definition, ProcessDefinition.files))
+        return files
+
+    def form_schema(self, definition: ProcessDefinition, form: str | None) -> dict | None:
+        """The parsed JSON Schema of ``form`` in ``definition`` (cached; callers must not mutate it)."""
+        if not form:
+            return None
+        key = (definition.id, form)
+        schema = self._forms.get(key)
+        if schema is None:
+            schema = self._forms.setdefault(key, form_schema(definition, form, self.definition_files(definition)))
+        return schema
+
+    def _column(self, definition: ProcessDefinition, column):
+        """A deferred column of a definition row: from the row if loaded, else in a short read of its own (a
+        row from a closed session, or one whose heavy columns were never loaded)."""
+        state = sa.inspect(definition)
+        if column.key not in state.unloaded:
+            return getattr(definition, column.key)
+        with self.db.read() as s:
+            return s.scalar(sa.select(column).where(ProcessDefinition.id == definition.id))
 
     def _new_workflow(self, definition: ProcessDefinition) -> BpmnWorkflow:
         spec, subs = self._specs_for(definition)
@@ -389,7 +457,7 @@ class Engine:
         if role == "applicant" and actor.organisation_id != organisation_id:
             raise Forbidden("applicants may start cases only for their own organisation")
 
-    def _check_may_complete(self, s: Session, loaded: _Loaded, task, ref: HumanTask, actor: Actor) -> str:
+    def _check_may_complete(self, s: Session, loaded: Loaded, task, ref: HumanTask, actor: Actor) -> str:
         role = task.task_spec.lane
         if role is None or not actor.has_role(role):
             raise Forbidden(f"task '{ref.name or ref.element_id}' is for the role '{role}'", role=role)

@@ -21,6 +21,7 @@ from .errors import Conflict, Forbidden, InvalidFormData, NotFound, TooLarge
 from .identity import Identity
 from .models import Attachment, Case, Comment, HumanTask, utcnow
 from .services import CaseView, Engine, TaskView
+from .signatures import verify_signer
 
 SORTS = {
     "due": (HumanTask.due_at.is_(None), HumanTask.due_at, HumanTask.created_at),
@@ -100,19 +101,115 @@ class Workspace:
         return Page(items, total, page, per_page)
 
     def case_for(self, actor: Actor, case_id: str) -> CaseView:
-        """The case as ``actor`` may see it (tasks filtered to those they may act on); 404 otherwise."""
-        self._visible_case(actor, case_id)
-        view = self.engine.get_case(case_id)
+        """The case as ``actor`` may see it (tasks filtered to those they may act on, variables to what the
+        diagram shares with them); 404 otherwise. One read, one deserialization."""
         with self.db.read() as s:
-            mine = set(s.scalars(sa.select(HumanTask.id).where(HumanTask.case_id == case_id,
-                                                                actionable_tasks(actor))))
-        if not sees_all_cases(actor):
-            view.tasks = [t for t in view.tasks if t.id in mine]
+            row = self._visible_case(actor, case_id, s)
+            return self.engine.case_view(s, row, self.engine._deserialize(row), actor)
+
+    def start_case(self, actor: Actor, process_key: str, organisation_id: str | None = None,
+                   data: dict | None = None, business_key: str | None = None) -> CaseView:
+        """Start a case (for the caller's organisation unless another is named) and return it as the caller
+        sees it."""
+        org = organisation_id or actor.organisation_id
+        return self.engine.start_case(process_key, actor, org, data, business_key, viewer=actor)
+
+    def complete(self, actor: Actor, task_id: str, data: dict | None,
+                 signature: dict | None = None) -> CaseView:
+        """Complete a task and return its case as the caller now sees it.
+
+        A signature step (``signature_meaning``) takes ``signature={"password": …[, "meaning": …]}``: the
+        password is re-verified here, before and outside the write transaction (argon2 is slow on purpose;
+        it must not hold the database's write lock), and only for someone who may act on the task — others
+        get the engine's 404/403/409 without being asked for a password. The engine re-checks everything
+        inside its transaction."""
+        signed = None
+        if signature is not None:
             with self.db.read() as s:
-                definition = s.get(Case, case_id).definition
-                allowed = self.engine.visible_variables(definition, actor.roles)
-            view.data = {k: v for k, v in view.data.items() if k in allowed}
-        return view
+                row = s.get(HumanTask, task_id)
+                if row is None:
+                    raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+                self._task_case(actor, row, s)
+                may_act = row.status == "ready" and bool(s.scalar(sa.select(sa.func.count(HumanTask.id)).where(
+                    HumanTask.id == task_id, actionable_tasks(actor))))
+                meaning, case_id, element_id, label = row.signature_meaning, row.case_id, row.element_id, \
+                    row.name or row.element_id
+            if not meaning:
+                raise InvalidFormData(f"task '{label}' is not a signature step",
+                                      [{"field": "/signature", "message": "this task takes no signature"}])
+            if may_act:
+                signed = verify_signer(self.identity, actor, signature.get("password"), case_id=case_id,
+                                       task_id=task_id, element_id=element_id, meaning=meaning)
+                signed["meaning"] = signature.get("meaning") or meaning
+        return self.engine.complete_task(task_id, actor, data or {}, signature=signed, viewer=actor)
+
+    def task_detail(self, actor: Actor, task_id: str) -> dict:
+        """A task with its form (schema, UI schema; current values only for someone who may act on it, or
+        staff) — one read."""
+        with self.db.read() as s:
+            row = s.get(HumanTask, task_id)
+            if row is None:
+                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            self._task_case(actor, row, s)
+            may_see_values = sees_all_cases(actor) or bool(s.scalar(sa.select(sa.func.count(HumanTask.id)).where(
+                HumanTask.id == task_id, actionable_tasks(actor))))
+            detail = dict(vars(TaskView.of(row)), overdue=TaskView.of(row).overdue)
+            detail["form"] = self.engine.task_form(task_id, s, with_data=may_see_values)
+            return detail
+
+    # -- messages, schedule, notifications, for-cause audits ------------------------------------------
+    def send_message(self, actor: Actor, name: str, payload: dict | None, *, organisation_id: str | None = None,
+                     case_id: str | None = None) -> dict:
+        """Deliver message ``name`` from a person: applicants only for their own organisation (and only to a
+        case they can see), coordinators to any organisation or case (naming one). Others: 403."""
+        org = organisation_id
+        if "coordinator" in actor.roles:
+            if not org and not case_id:
+                raise InvalidFormData("say which case should receive the message",
+                                      [{"field": "/organisation_id", "message": "give organisation_id or case_id"}])
+        else:
+            if "applicant" not in actor.roles:
+                raise Forbidden("only applicants and coordinators send messages to cases")
+            if org not in (None, actor.organisation_id):
+                raise Forbidden("applicants send messages only for their own organisation")
+            org = actor.organisation_id
+            if case_id:
+                self._visible_case(actor, case_id)  # 404 unless it is the applicant's own case
+        ids = self.engine.deliver_message(name, payload or {}, actor, organisation_id=org, case_id=case_id)
+        return {"message": name, "case_ids": ids}
+
+    def schedule(self, actor: Actor, *, organisation_id: str | None = None, kind: str | None = None,
+                 since=None, until=None, limit: int = 500) -> list[dict]:
+        """Upcoming timers of the running cases the caller may see (staff: all; an applicant: its own
+        organisation's; an inspector: the cases assigned to them)."""
+        case_ids = None
+        if not sees_all_cases(actor):
+            if "applicant" in actor.roles and organisation_id not in (None, actor.organisation_id):
+                raise Forbidden("applicants see only their own organisation's schedule")
+            case_ids = sa.select(Case.id).where(Case.status == "running", visible_cases(actor))
+        return self.engine.schedule(organisation_id=organisation_id, kind=kind, since=since, until=until,
+                                    case_ids=case_ids, limit=limit)
+
+    def notifications(self, actor: Actor, limit: int = 200) -> list:
+        """Reminders and deadline notices for the caller (as a person, or for a role they hold; an
+        applicant's role notices only for its own organisation)."""
+        from .models import Notification
+
+        recipients = [actor.username] + [f"role:{r}" for r in sorted(actor.roles)]
+        stmt = sa.select(Notification).where(Notification.recipient.in_(recipients))
+        if "applicant" in actor.roles and not sees_all_cases(actor):
+            stmt = stmt.where(sa.or_(Notification.recipient == actor.username,
+                                     Notification.organisation_id == actor.organisation_id))
+        with self.db.read() as s:
+            return list(s.scalars(stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
+                                  .limit(limit)))
+
+    def for_cause_audit(self, actor: Actor, organisation_id: str, reason: str,
+                        accreditation_case_id: str | None = None) -> CaseView:
+        """A for-cause surveillance audit of a laboratory, started now (who may start it: the diagram's start
+        lane)."""
+        data = {"audit_type": "for_cause", "reason": reason, "accreditation_case_id": accreditation_case_id}
+        return self.engine.start_case("surveillance_audit", actor, organisation_id, data, viewer=actor)
 
     def _visible_case(self, actor: Actor, case_id: str, s=None) -> Case:
         def check(session):

@@ -34,10 +34,8 @@ def list_cases(args):
 def start_case(args):
     """Start a case of the latest version of a process. Who may start it is drawn in the diagram (the lane
     of the start event); applicants start cases for their own organisation."""
-    actor = current_actor()
-    org = args["organisation_id"] or actor.organisation_id
-    view = services().engine.start_case(args["process"], actor, org, args["data"], args["business_key"])
-    return services().workspace.case_for(actor, view.id)
+    return services().workspace.start_case(current_actor(), args["process"], args["organisation_id"],
+                                           args["data"], args["business_key"])
 
 
 @blp.get("/<case_id>")

@@ -3,11 +3,6 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.access import task_actionable
-from engine.errors import InvalidFormData
-from engine.models import HumanTask
-from engine.signatures import verify_signer
-
 from ..auth import current_actor, services
 from ..schemas import AssignSchema, CaseSchema, CompleteSchema, TaskDetailSchema, TaskPageSchema, TaskQuerySchema, TaskSchema
 
@@ -28,11 +23,7 @@ def inbox(args):
 @blp.response(200, TaskDetailSchema)
 def get_task(task_id):
     """A task with its form: JSON Schema, UI schema and current values."""
-    svc = services()
-    task = svc.workspace.task_for(current_actor(), task_id)
-    detail = {k: getattr(task, k) for k in TaskSchema().fields if hasattr(task, k)}
-    detail["form"] = svc.workspace.task_form_for(current_actor(), task_id)
-    return detail
+    return services().workspace.task_detail(current_actor(), task_id)
 
 
 @blp.post("/<task_id>/claim")
@@ -67,22 +58,4 @@ def complete(args, task_id):
     A task with a `signature_meaning` is an electronic signature: send `signature: {password}` (the signer's
     password, re-entered). Missing: 422 naming `/signature/password` (after the form's own errors, which the
     engine reports first); wrong: 401 and a `signature.failed` system event (repeated failures: 429)."""
-    svc, actor = services(), current_actor()
-    task = svc.workspace.task_for(actor, task_id)
-    given, signature = args.get("signature"), None
-    if task.signature_meaning and given is not None and task.status == "ready" and _may_act(actor, task_id):
-        signature = verify_signer(svc.identity, actor, given["password"], case_id=task.case_id, task_id=task_id,
-                                  element_id=task.element_id, meaning=task.signature_meaning)
-        signature["meaning"] = given.get("meaning") or task.signature_meaning
-    elif given is not None and not task.signature_meaning:
-        raise InvalidFormData(f"task '{task.name or task.element_id}' is not a signature step",
-                              [{"field": "/signature", "message": "this task takes no signature"}])
-    svc.engine.complete_task(task_id, actor, args["data"], signature=signature)
-    return svc.workspace.case_for(actor, task.case_id)
-
-
-def _may_act(actor, task_id) -> bool:
-    """Only someone who may complete the task is asked for a password (the others get the engine's 403)."""
-    with services().db.read() as s:
-        row = s.get(HumanTask, task_id)
-        return row is not None and task_actionable(s, actor, row)
+    return services().workspace.complete(current_actor(), task_id, args["data"], args.get("signature"))

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from api.app import create_app
+from tests.apps import make_app
 from engine.models import Event
 
 from ..engine.bpmn_builder import SIMPLE_FORM, flow, process, user_task, two_step
@@ -67,7 +67,7 @@ def app_config(directory: Path, **overrides) -> dict:
 @pytest.fixture(scope="session")
 def template_db(tmp_path_factory) -> Path:
     directory = tmp_path_factory.mktemp("api-template")
-    app = create_app(app_config(directory))
+    app = make_app(app_config(directory))
     svc = app.extensions["accredit"]
     for bundle in BUNDLES:
         svc.engine.deploy(bundle, deployed_by="tests")
@@ -143,7 +143,7 @@ def make_api(template_db, tmp_path):
     def make(name: str = "app", **overrides) -> Api:
         directory = tmp_path / name
         copy_db(template_db, directory / "api.sqlite")
-        api = Api(create_app(app_config(directory, **overrides)))
+        api = Api(make_app(app_config(directory, **overrides)))
         made.append(api)
         return api
 

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from api.app import create_app
+from tests.apps import make_app
 
 from ..conftest import FORMS, PROCESSES
 from ..engine.bpmn_builder import SIMPLE_FORM, flow, process, two_step, user_task
@@ -293,7 +293,7 @@ def test_a_restart_keeps_what_a_quality_manager_deployed(make_api):
     text = (PROCESSES / "membership.bpmn").read_text().replace('name="Become a Member"', 'name="Membership"', 1)
     assert deploy(api, {"membership.bpmn": text}).status_code == 201
     directory = Path(api.app.config["DATABASE_URL"].removeprefix("sqlite:///")).parent
-    restarted = Api(create_app(app_config(directory, DEPLOY_SHIPPED=True)))  # start-up deploys the shipped library
+    restarted = Api(make_app(app_config(directory, DEPLOY_SHIPPED=True)))  # start-up deploys the shipped library
     try:
         entry = definitions(restarted)["membership"]
         assert entry["latest_version"] == 2 and entry["versions"][1]["deployed_by"] == "quinn"

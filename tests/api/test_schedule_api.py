@@ -5,7 +5,7 @@ from datetime import timedelta
 
 import pytest
 
-from api.app import create_app
+from tests.apps import make_app
 
 from ..scenarios.harness import PEOPLE, Driver, traveller
 from ..scenarios.test_accreditation import awarded
@@ -16,7 +16,7 @@ PASSWORD = "correct-horse-battery"
 @pytest.fixture
 def env(tmp_path):
     with traveller() as clock:
-        app = create_app({"DATABASE_URL": f"sqlite:///{tmp_path}/schedule.sqlite", "DEPLOY_SHIPPED": True,
+        app = make_app({"DATABASE_URL": f"sqlite:///{tmp_path}/schedule.sqlite", "DEPLOY_SHIPPED": True,
                           "ATTACHMENTS_DIR": str(tmp_path / "files"), "SECRET_KEY": "test"})
         svc = app.extensions["accredit"]
         svc.identity.create_organisation("lab-a", "Lab A")

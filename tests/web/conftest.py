@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from werkzeug.serving import make_server
 
-from api.app import create_app
+from tests.apps import make_app
 
 from ..api.conftest import PASSWORD, app_config
 from ..conftest import FORMS, PROCESSES
@@ -89,7 +89,7 @@ def _serve(tmp_path_factory, bundles, **config):
     if missing:
         pytest.skip(f"browser tests need a browser: {missing}")
     directory = tmp_path_factory.mktemp("web")
-    app = create_app(app_config(directory, **config))
+    app = make_app(app_config(directory, **config))
     if "web" not in app.blueprints:  # create_app registers the pages; kept for an app built without them
         from api.web import bp
 

@@ -1,0 +1,109 @@
+"""What one task completion over HTTP costs the server: CPU time and SQL statements per request.
+
+In-process (Flask test client, bearer token, a real SQLite file, the shipped accreditation process): N cases
+are started, then the laboratory's first task (the eligibility application) of each is completed through
+``POST /api/tasks/<id>/complete``. Reported next to baselines measured in the same run:
+
+* a Flask hello-world route through the same test client (the floor of any request), and
+* an ORM single-row commit on the same database file (the floor of any write).
+
+The figure that matters is CPU ms per completion (``time.process_time``, so other processes on the machine
+do not count) and its ratio to the hello-world floor. SQL statements are counted with a SQLAlchemy event.
+
+    python bench/http_complete.py [cases]
+"""
+from __future__ import annotations
+
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
+
+import sqlalchemy as sa  # noqa: E402
+from flask import Flask  # noqa: E402
+
+from api.app import create_app  # noqa: E402
+from engine.db import Database  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "tests"))
+from scenarios.forms_data import form  # noqa: E402
+
+
+def _cpu_ms(fn, n: int) -> list[float]:
+    out = []
+    for i in range(n):
+        t = time.process_time()
+        fn(i)
+        out.append((time.process_time() - t) * 1000)
+    return out
+
+
+def main(n: int = 200) -> None:
+    tmp = Path(tempfile.mkdtemp(prefix="accredit-bench-"))
+    url = f"sqlite:///{tmp / 'bench.sqlite'}"
+    database = Database(url)
+    database.migrate()
+    from engine.config import forms_dir, processes_dir
+    from engine.deployment import Deployment
+    from engine.services import Engine
+
+    Deployment(Engine(database)).deploy_shipped(processes_dir(), forms_dir())
+    database.dispose()
+    app = create_app({"DATABASE_URL": url, "DEPLOY_SHIPPED": False, "DEMO": False, "SECRET_KEY": "bench",
+                      "ATTACHMENTS_DIR": str(tmp / "files")})
+    svc = app.extensions["accredit"]
+    svc.identity.create_organisation("lab-a", "Lab A")
+    svc.identity.create_user("alice", "bench-password-1", ["applicant"], organisation_id="lab-a", display_name="Alice")
+    token = svc.identity.issue_token("alice", "bench")
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {token}"
+
+    task_ids = []
+    for _ in range(n):
+        r = client.post("/api/cases", json={"process": "accreditation"})
+        assert r.status_code == 201, r.get_json()
+        task_ids.append(next(t["id"] for t in r.get_json()["tasks"] if t["element_id"] == "eligibility_application"))
+    data = form("eligibility_application")
+
+    statements = []
+    sa.event.listen(svc.db.engine, "before_cursor_execute", lambda *a, **k: statements.append(1))
+
+    def complete(i):
+        r = client.post(f"/api/tasks/{task_ids[i]}/complete", json={"data": data})
+        assert r.status_code == 200, r.get_json()
+
+    before = len(statements)
+    complete_ms = _cpu_ms(complete, n)
+    sql_per = (len(statements) - before) / n
+
+    hello = Flask("hello")
+    hello.add_url_rule("/", "hello", lambda: "hello")
+    hc = hello.test_client()
+    hello_ms = _cpu_ms(lambda i: hc.get("/"), n)
+
+    from engine.models import Organisation, utcnow
+
+    def orm_commit(i):
+        with svc.db.write() as s:
+            s.add(Organisation(id=f"bench-{i}", name="x", created_at=utcnow()))
+    orm_ms = _cpu_ms(orm_commit, n)
+
+    med = statistics.median
+    print(f"cases: {n} (shipped accreditation process, SQLite file, in-process test client)")
+    print(f"complete task over HTTP : median {med(complete_ms):6.2f} ms CPU, p90 "
+          f"{sorted(complete_ms)[int(n * .9)]:6.2f} ms, {sql_per:.1f} SQL statements/request")
+    print(f"baseline hello-world    : median {med(hello_ms):6.3f} ms CPU  -> completion = "
+          f"{med(complete_ms) / med(hello_ms):.0f}x hello")
+    print(f"baseline ORM row commit : median {med(orm_ms):6.3f} ms CPU  -> completion = "
+          f"{med(complete_ms) / med(orm_ms):.1f}x commit")
+    svc.db.dispose()
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)

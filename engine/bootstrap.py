@@ -1,0 +1,25 @@
+"""Getting a database ready to serve: migrate the schema, deploy the shipped process library, and (only when
+asked) create the demo accounts. Run once, by a command (`accredit serve`, `accredit db upgrade`,
+`accredit processes deploy`, `accredit demo`) — never as a side effect of building the web application, so
+that N web workers starting together do not race to migrate and deploy, and a worker's start is cheap."""
+from __future__ import annotations
+
+from .db import Database
+
+
+def prepare(db: Database, *, deploy_shipped: bool = True, demo: bool = False) -> dict:
+    """Bring ``db`` to the newest schema; deploy the shipped library (content any earlier version already had
+    is skipped: a restart never undoes a quality manager's deploy); create demo users if ``demo``."""
+    from .config import forms_dir, processes_dir
+    from .deployment import Deployment
+    from .services import Engine
+
+    db.migrate()
+    report: dict = {}
+    if deploy_shipped:
+        report = Deployment(Engine(db)).deploy_shipped(processes_dir(), forms_dir())
+    if demo:
+        from .identity import Identity, create_demo
+
+        create_demo(Identity(db))
+    return report
