@@ -96,6 +96,11 @@
       ['Started', utc(c.created_at)],
       ['Ended', c.ended_at ? utc(c.ended_at) : null],
       ['Started by case', c.parent_case_id ? el('a', {href: `/cases/${encodeURIComponent(c.parent_case_id)}`}, 'parent case') : null],
+      // the outcome a laboratory asks about first (variables the diagram shares with it)
+      ['Certificate number', (c.data || {}).certificate_number],
+      ['Awarded on', (c.data || {}).award_date],
+      ['Expires on', (c.data || {}).accreditation_expires_on],
+      ['Current step', c.tasks && c.tasks.length ? [...new Set(c.tasks.map((t) => t.name || t.element_id))].join(', ') : null],
     ]);
     if (c.tasks && c.tasks.length) {
       document.getElementById('open-tasks-title').hidden = false;

@@ -49,10 +49,14 @@ const AccreditForms = (() => {
       // a yes/no answer is a checkbox ("I sign …" must be ticked), not a select that starts on "false"
       // ... but a yes/no *decision* (conflict of interest, dates confirmed, team objection, membership active) is
       // an explicit choice that starts unanswered: an untouched checkbox would record "no" nobody gave
+      // (json-editor's select loses a chosen `false`: the choice is made on "true"/"false" and turned back into a
+      // boolean by value())
       if (node.type === 'boolean' && node.const !== true && !node.enum) {
-        node.enum = [true, false];
-        node.options = {...(node.options || {}), enum_titles: ['Yes', 'No']};
+        node.type = 'string';
+        node.enum = ['true', 'false'];
+        node.options = {...(node.options || {}), enum_titles: ['Yes', 'No'], accredit_boolean: true};
         delete node.format;
+        if (typeof node.default === 'boolean') node.default = String(node.default);
       }
       if (node.type === 'boolean' && !node.format && !node.enum) node.format = 'checkbox';
       if (Array.isArray(node.allOf)) {
@@ -105,9 +109,11 @@ const AccreditForms = (() => {
   /** Put the form's current values in (field by field: json-editor's startval would drop every optional field
       that has no value yet), and leave choices nobody made empty. */
   function fill(ed, data) {
+    const asChoices = (v) => (typeof v === 'boolean' ? String(v) : Array.isArray(v) ? v.map(asChoices)
+      : v && typeof v === 'object' ? Object.fromEntries(Object.entries(v).map(([k, x]) => [k, asChoices(x)])) : v);
     for (const [key, value] of Object.entries(data)) {
       const field = ed.getEditor(`root.${key}`);
-      if (field) field.setValue(value);
+      if (field) field.setValue(field.schema && field.schema.type === 'boolean' ? value : asChoices(value));
     }
     const given = (path) => path.split('.').slice(1).reduce(
       (node, part) => (node !== undefined && node !== null ? node[part] : undefined), data) !== undefined;
@@ -259,6 +265,17 @@ const AccreditForms = (() => {
       would report 0, an answer nobody gave). */
   function value(editor) {
     const out = prune(editor.getValue());
+    for (const [path, field] of Object.entries(editor.editors || {})) {
+      if (field && field.schema && field.schema.options && field.schema.options.accredit_boolean) {
+        const parts = path.split('.').slice(1);
+        let node = out;
+        for (const part of parts.slice(0, -1)) node = node && typeof node === 'object' ? node[part] : undefined;
+        const key = parts[parts.length - 1];
+        if (node && typeof node === 'object' && (node[key] === 'true' || node[key] === 'false')) {
+          node[key] = node[key] === 'true';
+        }
+      }
+    }
     for (const [path, field] of Object.entries(editor.editors || {})) {
       if (!field || !field.input || !field.schema || !['integer', 'number'].includes(field.schema.type)) continue;
       if (field.input.value !== '') continue;
