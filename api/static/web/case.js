@@ -163,6 +163,17 @@
       shown.push(element.element_id);
     }
     container.dataset.marked = shown.join(' ');
+    // zoom, fit and reset from buttons (keyboard operable), and the same progress as a text list
+    document.getElementById('zoom-in').onclick = () => canvas.zoom(canvas.zoom() * 1.25);
+    document.getElementById('zoom-out').onclick = () => canvas.zoom(canvas.zoom() / 1.25);
+    document.getElementById('zoom-fit').onclick = () => canvas.zoom('fit-viewport');
+    document.getElementById('zoom-reset').onclick = () => canvas.zoom(1.0);
+    const words = {completed: 'completed', active: 'waiting now', cancelled: 'cancelled'};
+    document.getElementById('steps').replaceChildren(...elements
+      .filter((e) => MARKERS[e.state] && e.element_name)
+      .map((e) => el('li', {}, `${e.element_name}: ${e.state === 'completed' && e.times_completed
+        ? `completed${e.times_completed > 1 ? ` ${e.times_completed}×` : ''}, last ${utc(e.last_completed_at)}`
+        : (words[e.state] || e.state)}`)));
   }
 
   async function history() {
