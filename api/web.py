@@ -51,3 +51,9 @@ def case(case_id: str):
 def start():
     """What the user may start (an application) or send (a change notification), from the diagrams."""
     return _page("start.html", page="start")
+
+
+@bp.get("/schedule")
+def schedule():
+    """What is coming: surveillance audits, annual reports, renewals, expiries, deadlines; a for-cause audit."""
+    return _page("schedule.html", page="schedule")

@@ -216,6 +216,9 @@ def test_an_accreditation_from_application_to_award_through_the_pages(browser, s
     assert case["data"]["certificate_number"].startswith("ACC-")
     alice.page.goto(f"{site.base_url}/cases/{case_id}")
     expect(alice.page.locator("#case-meta")).to_contain_text(case["data"]["certificate_number"])
+    expect(alice.page.locator("#attachments tbody tr").first).to_be_visible()
+    expect(alice.page.locator("#history tbody tr").first).to_be_visible()
+    expect(alice.page.locator("#steps li").first).to_be_visible()  # the diagram is drawn and marked
     alice.shot("case")
     alice.close()
     carol.close()

@@ -22,6 +22,8 @@
       return;
     }
     showCase(theCase);
+    // staff write internal notes: only staff read them (never the laboratory or inspectors)
+    document.getElementById('internal-choice').hidden = !user.roles.some((r) => ['coordinator', 'committee'].includes(r));
     document.getElementById('comment-form').addEventListener('submit', addComment);
     await Promise.all([
       attachments(),
@@ -48,12 +50,13 @@
 
   async function comments() {
     const list = await api('GET', `/api/cases/${encodeURIComponent(caseId)}/comments`);
-    const items = list.map((c) => el('li', {dataset: {commentId: c.id}},
+    const items = list.map((c) => el('li', {dataset: {commentId: c.id}, class: c.internal ? 'internal' : null},
       el('div', {class: 'comment-head'},
         el('strong', {class: 'comment-author'}, c.author_name && c.author_name !== c.author
           ? `${c.author_name} (${c.author})` : c.author),
         ' · ', el('time', {datetime: c.created_at}, utc(c.created_at)),
-        c.task_id ? ' · on a task' : null),
+        c.task_id ? ' · on a task' : null,
+        c.internal ? el('span', {class: 'badge internal'}, 'internal note: staff only') : null),
       el('p', {class: 'comment-body'}, c.body)));
     document.getElementById('comments').replaceChildren(...items);
     document.getElementById('comments-empty').hidden = list.length > 0;
@@ -68,14 +71,18 @@
     body.removeAttribute('aria-invalid');
     button.disabled = true;
     try {
-      await api('POST', `/api/cases/${encodeURIComponent(caseId)}/comments`, {body: body.value});
+      const internal = document.getElementById('comment-internal');
+      await api('POST', `/api/cases/${encodeURIComponent(caseId)}/comments`,
+        {body: body.value, internal: Boolean(internal && internal.checked)});
       body.value = '';
+      if (internal) internal.checked = false;
       await comments();
       notice('Comment added.');
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       const details = (e.problem.errors || []).map((x) => `${x.field}: ${x.message}`).join('; ');
-      error.textContent = details && !e.message.includes(details) ? `${e.message} (${details})` : e.message;
+      error.textContent = e.problem.errors && e.problem.errors.length
+        ? `The comment ${e.problem.errors.map((x) => x.message).join('; ')}.` : e.message;
       error.hidden = false;
       body.setAttribute('aria-invalid', 'true');
       body.focus();
