@@ -255,6 +255,10 @@ class VerificationSchema(Schema):
     first_broken = fields.Nested(BrokenLinkSchema, allow_none=True)
     head = fields.Nested(ChainHeadSchema, allow_none=True, metadata={"description": "the last event: keep it "
                                                                                      "to detect a later rewrite"})
+    chain_ok = fields.Boolean(metadata={"description": "the hash links alone, before the signed checkpoint"})
+    checkpoint = fields.Dict(metadata={"description": "the chain's signed checkpoint: status (signed, no key, "
+                                                      "missing, differs, forged, unsigned tail, other key), seq, "
+                                                      "hash, signed_at"})
 
 
 class SignatureRecordSchema(Schema):

@@ -14,12 +14,12 @@ from datetime import datetime
 
 import sqlalchemy as sa
 
-from . import chain, history
+from . import chain, checkpoints, history, redaction
 from .access import case_visible, sees_all_cases
 from .actors import Actor
 from .db import Database
 from .errors import InvalidFormData, NotFound
-from .models import Case, Event, utcnow
+from .models import Case, Event, HumanTask, Timer, utcnow
 from .signatures import binding_digest
 
 #: events that finish an element, and who finished it
@@ -47,11 +47,17 @@ def verify_chain(db: Database, case_id: str | None = None, anchor: dict | None =
     rows (a gap in ``seq``, or a ``prev_hash`` that no longer links), reordered rows (``seq`` is hashed, and
     ``prev_hash`` stops linking), and a signature whose binding no longer matches the data it signed.
     ``anchor`` ({"seq", "hash"}, e.g. the head printed on an earlier export) must still be in the chain: that
-    catches a rewrite of the chain's end by someone who recomputed every hash after it."""
+    catches a rewrite of the chain's end by someone who recomputed every hash after it; so does, with no
+    anchor, the signed checkpoint of the chain when an audit key is configured (:mod:`engine.checkpoints`)."""
     with db.read() as s:
         where = Event.case_id.is_(None) if case_id is None else Event.case_id == case_id
         rows = s.scalars(sa.select(Event).where(where).order_by(Event.seq, Event.id)).all()
-        return _verify(rows, case_id, anchor)
+        result = _verify(rows, case_id, anchor)
+        result["chain_ok"] = result["ok"]  # the hash links alone, before the signed checkpoint
+        result["checkpoint"], problem = checkpoints.check(s, case_id, rows)
+        if problem and result["ok"]:
+            result["ok"], result["first_broken"] = False, problem
+        return result
 
 
 def _verify(rows, case_id, anchor=None) -> dict:
@@ -117,30 +123,9 @@ class Audit:
         self.db, self.identity, self.engine = db, identity, engine
 
     def _redactor(self, actor: Actor | None, case: Case):
-        """For a laboratory or an inspector, submitted form data is cut to what the diagram shares with
-        them (the same rule as the case's data: lanes, shareWith, shareVariables). Staff see everything;
-        the stored events (and their hashes) are never touched."""
-        if actor is None or sees_all_cases(actor) or self.engine is None:
-            return lambda d: d
-        allowed = self.engine.visible_variables(case.definition, actor.roles)
-
-        def redact(event: dict) -> dict:
-            data = event.get("data")
-            if event["action"] == "comment.added" and isinstance(data, dict) and data.get("internal"):
-                return {**event, "data": {"internal": True, "redacted": True}}
-            if event["action"] == "task.completed" and isinstance(data, dict):
-                data = dict(data)
-                for part in ("submitted", "changes"):
-                    if isinstance(data.get(part), dict):
-                        kept = {k: v for k, v in data[part].items() if k in allowed}
-                        if len(kept) != len(data[part]):
-                            data["redacted"] = True
-                        data[part] = kept
-                if data.get("redacted"):
-                    data.pop("reason", None)
-                event = {**event, "data": data}
-            return event
-        return redact
+        """What ``actor`` may read of the case's events: :class:`engine.redaction.Redactor` (one allow-list
+        per event type; staff see everything; the stored events and their hashes are never touched)."""
+        return redaction.Redactor(self.engine, case.definition, actor).event
 
     def _case(self, s, actor: Actor | None, case_id: str) -> Case:
         row = s.get(Case, case_id)
@@ -245,9 +230,12 @@ class Audit:
         events = self.events(actor, case_id)
         with self.db.read() as s:
             redact = self._redactor(actor, self._case(s, actor, case_id))
-        return {"case": self.summary(actor, case_id), "verification": verify_chain(self.db, case_id),
+            waiting = _waiting_for(s, case_id)
+        shown = [redact(history.as_dict(e)) for e in events]
+        summary = {**self.summary(actor, case_id), "outcomes": history.outcomes(shown), "waiting_for": waiting}
+        return {"case": summary, "verification": verify_chain(self.db, case_id),
                 "signatures": [v for v in map(signature_view, events) if v is not None],
-                "events": [redact(history.as_dict(e)) for e in events],
+                "events": shown,
                 "exported_at": chain.iso_utc(utcnow()), "exported_by": actor.username if actor else "system"}
 
     def export(self, actor: Actor | None, case_id: str, fmt: str) -> tuple[bytes, str, str]:
@@ -277,6 +265,21 @@ class Audit:
         self.identity.record_system_event(actor.username if actor else "system", "record.exported", {
             "case_id": case_id, "format": fmt, "events": len(record["events"]),
             "chain_ok": record["verification"]["ok"], "head_hash": head["hash"] if head else None})
+
+
+def _waiting_for(s, case_id: str) -> list[dict]:
+    """What a running case waits for now: people's tasks and timers (names and due times, no values)."""
+    tasks = list(s.scalars(sa.select(HumanTask).where(HumanTask.case_id == case_id, HumanTask.status == "ready")
+                           .order_by(HumanTask.created_at, HumanTask.id)))
+    task_ids = {t.id for t in tasks}
+    out = [{"kind": "task", "name": t.name or t.element_id, "element_id": t.element_id, "role": t.role,
+            "due_at": chain.iso_utc(t.due_at) if t.due_at else None}
+           for t in tasks]
+    out += [{"kind": "timer", "name": t.name or t.element_id, "element_id": t.element_id, "role": None,
+             "due_at": chain.iso_utc(t.due_at)}
+            for t in s.scalars(sa.select(Timer).where(Timer.case_id == case_id).order_by(Timer.due_at, Timer.id))
+            if t.attached_to not in task_ids]  # a task's own deadlines are its due time
+    return out
 
 
 def signature_text(sig: dict | None) -> str:
@@ -311,4 +314,6 @@ def _csv_safe(value):
 
 
 def _filename(business_key: str) -> str:
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in business_key)[:120] or "case"
+    """The business key as a file name: letters and digits of any script kept, anything else (separators,
+    quotes, control characters) an underscore. The HTTP layer encodes it per RFC 6266."""
+    return "".join(c if c.isalnum() or c in "-_." else "_" for c in business_key)[:120].strip(".") or "case"

@@ -13,9 +13,12 @@ from reportlab.lib import colors
 from reportlab.lib.pagesizes import A4, landscape
 from reportlab.lib.styles import getSampleStyleSheet
 from reportlab.lib.units import mm
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+from reportlab.platypus import Paragraph, SimpleDocTemplate, Table, TableStyle
 
 _STYLES = getSampleStyleSheet()
+#: headings stay on the page of what they head (never alone at a page foot)
+_H1 = _STYLES["Title"].clone("record-title", keepWithNext=1)
+_H2 = _STYLES["Heading2"].clone("record-heading", keepWithNext=1)
 _CELL = _STYLES["BodyText"].clone("cell", fontSize=7.5, leading=9)
 _HEAD = _STYLES["BodyText"].clone("head", fontSize=7.5, leading=9, fontName="Helvetica-Bold")
 _GRID = TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
@@ -30,7 +33,9 @@ def _p(text, style=_CELL) -> Paragraph:
 def _table(header: list[str] | None, rows: list[list], widths: list[float]) -> Table:
     data = [[_p(h, _HEAD) for h in header]] if header else []
     data += [[c if isinstance(c, Paragraph) else _p(c) for c in r] for r in rows]
-    table = Table(data, colWidths=widths, repeatRows=1 if header else 0)
+    # splitInRow: a row taller than a page (a long reason, a list of 40 documents) continues on the next
+    # page instead of failing the whole export
+    table = Table(data, colWidths=widths, repeatRows=1 if header else 0, splitByRow=1, splitInRow=1)
     table.setStyle(_GRID if header else TableStyle(_GRID.getCommands()[:2]))
     return table
 
@@ -65,7 +70,7 @@ def render(record: dict) -> bytes:
                             topMargin=12 * mm, bottomMargin=12 * mm,
                             title=f"Case record {case['business_key']}", author="accredit")
     width = doc.width
-    h1, h2, body = _STYLES["Title"], _STYLES["Heading2"], _STYLES["BodyText"]
+    h1, h2, body = _H1, _H2, _STYLES["BodyText"]
     story = [Paragraph(escape(f"Case record: {case['business_key']}"), h1)]
 
     summary = [["Business key", case["business_key"]], ["Case id", case["id"]],
@@ -76,8 +81,24 @@ def render(record: dict) -> bytes:
                ["Started", f"{case['created_at']} by {case['started_by']}"], ["Ended", case["ended_at"] or "-"],
                ["Parent case", case["parent_case_id"] or "-"],
                ["Record generated", f"{record['exported_at']} by {record['exported_by']}"]]
+    waiting = case.get("waiting_for") or []
+    if case["status"] == "running":
+        summary.insert(5, ["Waiting for", "; ".join(
+            f"{w['name']} ({w['kind']}" + (f", due {w['due_at']})" if w.get("due_at") else ")") for w in waiting)
+            or "-"])
     story += [Paragraph("Case summary", h2), _table(None, [[_p(k, _HEAD), v] for k, v in summary],
                                                             [45 * mm, width - 45 * mm])]
+
+    story.append(Paragraph("Outcomes computed by the engine", h2))
+    outcomes = case.get("outcomes") or {}
+    if outcomes:
+        rows = [[name, _compact(o["value"]) if not isinstance(o["value"], str) else o["value"],
+                 (o.get("element_name") or o.get("element_id") or "") + f" (seq {o.get('seq')})", o.get("at") or ""]
+                for name, o in outcomes.items()]
+        story.append(_table(["Value", "Result", "Set by step", "At (UTC)"], rows,
+                            [50 * mm, width - 160 * mm, 70 * mm, 40 * mm]))
+    else:
+        story.append(Paragraph("No values computed yet.", body))
 
     head = verification.get("head") or {}
     if verification["ok"]:
@@ -115,7 +136,7 @@ def render(record: dict) -> bytes:
     else:
         story.append(Paragraph("No decisions recorded yet.", body))
 
-    story += [Paragraph("Timeline", h2), Spacer(1, 2 * mm)]
+    story.append(Paragraph("Timeline", h2))
     rows = [[e["seq"], e["occurred_at"], f"{e['actor_name'] or e['actor']} ({e['actor']}"
              + (f", {e['role']})" if e["role"] else ")"), e["action"],
              (e["element_name"] or e["element_id"] or "") + (f" [{e['element_id']}]" if e["element_id"] else ""),

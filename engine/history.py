@@ -11,7 +11,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
 from SpiffWorkflow.util.task import TaskState
 
-from . import chain
+from . import chain, checkpoints
 from .models import Event, utcnow
 from .workflow_state import all_tasks, element_type, is_visible
 
@@ -46,6 +46,7 @@ def record(s, loaded, actor, action, *, task=None, role=None, data=None, element
                   task_id=str(task.id) if task is not None else None, data=_jsonable(data), prev_hash=prev_hash)
     event.hash = loaded.chain_head = chain.event_hash(event)
     s.add(event)
+    checkpoints.note(s, loaded.row.id)
     return event
 
 
@@ -58,6 +59,7 @@ def record_system(s, actor_name: str, action: str, data: dict | None = None) -> 
                   actor_name=actor_name, action=action, data=_jsonable(data), prev_hash=last.hash if last else None)
     event.hash = chain.event_hash(event)
     s.add(event)
+    checkpoints.note(s, None)
     return event
 
 
@@ -81,12 +83,43 @@ def record_diff(s, loaded, actor, after: dict) -> None:
             else:
                 action = "element.completed"
             data = {"message": definition.name} if isinstance(definition, MessageEventDefinition) else None
+            values = computed_values(task)
+            if values:
+                data = {**(data or {}), "values": values}
             record(s, loaded, actor, action, task=task, data=data)
         elif state == TaskState.CANCELLED and was in _LIVE:
             record(s, loaded, actor, "element.cancelled", task=task)
         elif state == TaskState.ERROR:
             record(s, loaded, actor, "element.error", task=task)
     loaded.before = after
+
+
+#: elements whose outputs are decisions of the engine (scripts, DMN rules): their values go on the record
+COMPUTING = ("ScriptTask", "BusinessRuleTask")
+
+
+def computed_values(task) -> dict | None:
+    """What a script or business rule task set or changed (e.g. the certificate number, the award and
+    expiry dates, the surveillance interval), compared with the data it started from."""
+    if element_type(task.task_spec) not in COMPUTING:
+        return None
+    before = task.parent.data if task.parent is not None else {}
+    missing = object()
+    return {k: v for k, v in task.data.items() if before.get(k, missing) != v} or None
+
+
+def outcomes(events: list[dict]) -> dict:
+    """The values the engine computed in a case, latest first wins: ``{name: {"value", "element_id",
+    "element_name", "seq", "at"}}`` from the ``values`` of completed script / rule steps."""
+    out: dict[str, dict] = {}
+    for e in events:
+        data = e.get("data")
+        if e.get("action") != "element.completed" or not isinstance(data, dict) or not isinstance(data.get("values"), dict):
+            continue
+        for name, value in data["values"].items():
+            out[name] = {"value": value, "element_id": e.get("element_id"), "element_name": e.get("element_name"),
+                         "seq": e.get("seq"), "at": e.get("occurred_at")}
+    return out
 
 
 def as_dict(e: Event) -> dict:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import history
+from . import history, redaction, starting
 from .access import actionable_tasks, case_visible, read_only, sees_all_cases, visible_cases
 from .actors import Actor
 from .db import Database
@@ -112,7 +112,7 @@ class Workspace:
         """Start a case (for the caller's organisation unless another is named) and return it as the caller
         sees it."""
         org = organisation_id or actor.organisation_id
-        return self.engine.start_case(process_key, actor, org, data, business_key, viewer=actor)
+        return self.engine.start_case(process_key, actor, org, data, business_key, viewer=actor, declared=True)
 
     def complete(self, actor: Actor, task_id: str, data: dict | None,
                  signature: dict | None = None) -> CaseView:
@@ -191,24 +191,17 @@ class Workspace:
                                     case_ids=case_ids, limit=limit)
 
     def notifications(self, actor: Actor, limit: int = 200) -> list:
-        """Reminders and deadline notices for the caller (as a person, or for a role they hold; an
-        applicant's role notices only for its own organisation)."""
-        from .models import Notification
-
-        recipients = [actor.username] + [f"role:{r}" for r in sorted(actor.roles)]
-        stmt = sa.select(Notification).where(Notification.recipient.in_(recipients))
-        if "applicant" in actor.roles and not sees_all_cases(actor):
-            stmt = stmt.where(sa.or_(Notification.recipient == actor.username,
-                                     Notification.organisation_id == actor.organisation_id))
-        with self.db.read() as s:
-            return list(s.scalars(stmt.order_by(Notification.created_at.desc(), Notification.id.desc())
-                                  .limit(limit)))
+        """Reminders and deadline notices for the caller (as a person, or for a role they hold), only of cases
+        they may see (:func:`engine.redaction.notifications_for`)."""
+        return redaction.notifications_for(self.db, actor, limit)
 
     def for_cause_audit(self, actor: Actor, organisation_id: str, reason: str,
                         accreditation_case_id: str | None = None) -> CaseView:
         """A for-cause surveillance audit of a laboratory, started now (who may start it: the diagram's start
         lane)."""
         data = {"audit_type": "for_cause", "reason": reason, "accreditation_case_id": accreditation_case_id}
+        with self.db.read() as s:
+            starting.check_organisation(s, organisation_id)
         return self.engine.start_case("surveillance_audit", actor, organisation_id, data, viewer=actor)
 
     def _visible_case(self, actor: Actor, case_id: str, s=None) -> Case:

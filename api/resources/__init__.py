@@ -3,10 +3,10 @@ from __future__ import annotations
 
 
 def register(api, app) -> None:
-    from . import (audit, cases, catalogue, context, definitions, meta, messages, migrations, people, schedule,
-                   session, tasks)
+    from . import (admin, audit, cases, catalogue, context, definitions, meta, messages, migrations, people,
+                   schedule, session, tasks)
 
     app.register_blueprint(meta.bp)
-    for module in (session, cases, audit, tasks, messages, definitions, migrations, schedule,
+    for module in (session, admin, cases, audit, tasks, messages, definitions, migrations, schedule,
                    catalogue, context, people):
         api.register_blueprint(module.blp)

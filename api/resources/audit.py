@@ -4,7 +4,7 @@ chain, signatures, and exports (CSV, JSON, PDF record). Read-only; whoever may s
 from __future__ import annotations
 
 import json
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from flask import Response, request
 from flask_smorest import Blueprint
@@ -101,7 +101,17 @@ def record_pdf(case_id):
 
 def _download(content: bytes, mimetype: str, filename: str) -> Response:
     response = Response(content, mimetype=mimetype)
-    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Content-Disposition"] = content_disposition(filename)
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def content_disposition(filename: str) -> str:
+    """RFC 6266: an ASCII ``filename`` for every client, plus ``filename*`` (RFC 8187, UTF-8) when the real
+    name is not plain ASCII — a business key in any script downloads under its own name, and no header
+    ever carries a character HTTP cannot send."""
+    fallback = "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in filename) or "download"
+    if fallback == filename:
+        return f'attachment; filename="{filename}"'
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -133,8 +133,8 @@ def test_every_event_links_to_its_predecessor(eng, any_db, actors):
     system = rows(any_db, None)
     assert [e.action for e in system] == ["definition.deployed", "definition.deployed"]
     assert system[0].prev_hash is None and system[1].prev_hash == system[0].hash
-    assert verify_chain(any_db, case_id) == {"case_id": case_id, "ok": True, "checked": len(events),
-                                             "first_broken": None,
+    assert verify_chain(any_db, case_id) == {"case_id": case_id, "ok": True, "chain_ok": True, "checked": len(events),
+                                             "first_broken": None, "checkpoint": {"status": "no key"},
                                              "head": {"seq": events[-1].seq, "hash": events[-1].hash}}
     assert verify_chain(any_db)["ok"] and verify_all(any_db)["ok"]
 
@@ -444,7 +444,8 @@ def test_migration_0004_chains_the_events_already_there(tmp_path):
                                  "(:c, :s, '2026-01-01 00:00:0' || :s, 'alice', 'old.event', '{\"n\": 1}')"),
                          {"c": case_id, "s": seq})
     database.migrate()
-    assert verify_chain(database, "c1") == {"case_id": "c1", "ok": True, "checked": 3, "first_broken": None,
+    assert verify_chain(database, "c1") == {"case_id": "c1", "ok": True, "chain_ok": True, "checked": 3,
+                                            "first_broken": None, "checkpoint": {"status": "no key"},
                                             "head": {"seq": 3, "hash": rows(database, "c1")[-1].hash}}
     assert verify_chain(database, None)["ok"] and verify_chain(database, None)["checked"] == 2
     with pytest.raises(sa.exc.DatabaseError, match="append-only"):
