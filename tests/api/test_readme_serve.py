@@ -68,8 +68,10 @@ def test_upload_then_download_with_the_readme_defaults(served, tmp_path):
 
     def call(method, path, body=None, content_type="application/json"):
         data = json.dumps(body).encode() if isinstance(body, dict) else body
-        req = urllib.request.Request(served + path, data=data, method=method,
-                                     headers={"Content-Type": content_type} if data is not None else {})
+        headers = {"Origin": served}  # as a browser sends it (cross-site writes are refused)
+        if data is not None:
+            headers["Content-Type"] = content_type
+        req = urllib.request.Request(served + path, data=data, method=method, headers=headers)
         with opener.open(req, timeout=30) as r:
             return r.status, r.headers, r.read()
 
