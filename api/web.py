@@ -14,7 +14,7 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'
 
 def _page(template: str, **context):
     # whether a session cookie names a user: a signed-out visitor's page does not ask /api/me (a 401 in the console)
-    context.setdefault("signed_in", bool(session.get("username")))
+    context.setdefault("signed_in", bool(session.get("sid") or session.get("username")))
     response = make_response(render_template(f"web/{template}", **context))
     response.headers["Content-Security-Policy"] = _CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
