@@ -152,7 +152,7 @@ def test_the_case_page_lists_documents_and_comments_and_adds_a_comment(web, ship
     expect(comments.first).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"))
 
     page.get_by_role("button", name="Add comment").click()  # empty: the server's 422
-    expect(page.locator("#comment-error")).to_contain_text(re.compile(r"/body.*1 (and|to) 10000"))
+    expect(page.locator("#comment-error")).to_contain_text(re.compile(r"The comment: .*1 (and|to) 10000"))  # in words, no JSON pointer
     expect(page.get_by_label("Add a comment")).to_have_attribute("aria-invalid", "true")
     page.get_by_label("Add a comment").fill("Uploaded.\nThe QMS manual follows <b>tomorrow</b>.")
     page.get_by_role("button", name="Add comment").click()

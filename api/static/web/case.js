@@ -82,7 +82,7 @@
       if (!(e instanceof ApiError)) throw e;
       const details = (e.problem.errors || []).map((x) => `${x.field}: ${x.message}`).join('; ');
       error.textContent = e.problem.errors && e.problem.errors.length
-        ? `The comment ${e.problem.errors.map((x) => x.message).join('; ')}.` : e.message;
+        ? `The comment: ${e.problem.errors.map((x) => x.message).join("; ")}` : e.message;
       error.hidden = false;
       body.setAttribute('aria-invalid', 'true');
       body.focus();
