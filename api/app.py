@@ -95,6 +95,9 @@ def create_app(config: dict | None = None) -> Flask:
     app.json.sort_keys = False  # forms keep their schema's field order on the page
     app.config.update(env_config())
     app.config.update(config or {})
+    from engine.config import absolute_paths
+
+    app.config.update(absolute_paths(app.config))  # once, at start-up: never re-read against another directory
     app.config.update(
         MAX_CONTENT_LENGTH=app.config["MAX_UPLOAD_BYTES"] + 64 * 1024,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",

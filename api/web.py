@@ -3,7 +3,7 @@ cookie). No data is rendered on the server: every page reads what it shows from 
 exactly what the API lets them see. Vendored libraries (api/static/vendor/) carry their licences."""
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint, make_response, render_template, session
 
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
@@ -13,6 +13,8 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
 
 
 def _page(template: str, **context):
+    # whether a session cookie names a user: a signed-out visitor's page does not ask /api/me (a 401 in the console)
+    context.setdefault("signed_in", bool(session.get("sid") or session.get("username")))
     response = make_response(render_template(f"web/{template}", **context))
     response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
@@ -43,3 +45,15 @@ def cases():
 def case(case_id: str):
     """A case: status, documents, comments, diagram with what is done, and its history."""
     return _page("case.html", page="case", case_id=case_id)
+
+
+@bp.get("/start")
+def start():
+    """What the user may start (an application) or send (a change notification), from the diagrams."""
+    return _page("start.html", page="start")
+
+
+@bp.get("/schedule")
+def schedule():
+    """What is coming: surveillance audits, annual reports, renewals, expiries, deadlines; a for-cause audit."""
+    return _page("schedule.html", page="schedule")

@@ -168,6 +168,7 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
             if s.name not in checked_specs:
                 checked_specs.add(s.name)
                 _check_spec(s, lib, lines, forms, user_task_ids)
+                _check_show_forms(s, lib, lines, forms)
     if lib.errors:
         return lib
 
@@ -406,6 +407,35 @@ def _check_user_task(ts, label, lib, lines, forms, user_task_ids):
     for other in filter(None, (s.strip() for s in props.get("separateFrom", "").split(","))):
         if other not in user_task_ids:
             _problem_at(lib, lines, "error", element, f"separateFrom names '{other}', which is not a user task")
+
+
+def _check_show_forms(spec, lib, lines, forms):
+    """``showForms`` (engine/context.py) names forms of the bundle and variables the process can hold: a field
+    of some form, or a name written in the diagrams (a script, a messageVariable, a loopDataOutputRef, a DMN
+    output). A typo would silently show nothing on the task page."""
+    from .context import parse_show_forms
+
+    for ts in spec.task_specs.values():
+        value = _properties(ts).get("showForms")
+        if not value or getattr(ts, "bpmn_id", None) is None:
+            continue
+        for variable, form in parse_show_forms(value):
+            if form is not None and form not in forms:
+                _problem_at(lib, lines, "error", ts.bpmn_id,
+                            f"showForms names form '{form}', which is missing or invalid")
+            if variable is not None and not _known_variable(variable, lib.files, forms):
+                _problem_at(lib, lines, "error", ts.bpmn_id,
+                            f"showForms names variable '{variable}', which no form field or diagram sets")
+
+
+def _known_variable(name: str, files: dict[str, str], forms: dict[str, dict]) -> bool:
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", name):
+        return False
+    if any(name in (schema.get("properties") or {}) for schema in forms.values()):
+        return True
+    n = re.escape(name)  # assigned in a script, or named by an element (messageVariable, loopDataOutputRef, DMN)
+    written = re.compile(rf"(?<![A-Za-z0-9_.]){n}\s*=[^=]|>\s*{n}\s*<|name=\"{n}\"")
+    return any(written.search(text) for fname, text in files.items() if not fname.endswith(".json"))
 
 
 def _unlabeled_branches(gateway_id, lines, files) -> list[str]:

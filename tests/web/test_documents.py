@@ -88,6 +88,15 @@ def test_the_applicant_completes_the_compliance_application_with_uploaded_docume
             _file(f"{kind}.pdf", _pdf(kind)))
         expect(page.locator(f'.attachment[data-path="{path}"] .attachment-link')).to_have_text(f"{kind}.pdf")
         expect(page.locator(f'[name="root[documents][{i}][attachment_id]"]')).to_have_value(re.compile("^[0-9a-f]{64}$"))
+        expect(page.locator(f'.attachment[data-path="{path}"]')).to_contain_text(re.compile(r"\(\d+ (B|KB)\)"))
+        expect(page.locator(f'[name="root[documents][{i}][attachment_id]"]')).to_have_attribute("type", "hidden")
+        if i == 0:  # a wrong file is removed, then the right one chosen
+            page.locator(f'.attachment[data-path="{path}"]').get_by_role("button", name=re.compile("Remove file")).click()
+            expect(page.locator(f'[name="root[documents][0][attachment_id]"]')).to_have_value("")
+            expect(page.locator(f'.attachment[data-path="{path}"]')).to_contain_text("No file uploaded yet.")
+            page.locator(f'.attachment[data-path="{path}"] input[type=file]').set_input_files(
+                _file(f"{kind}.pdf", _pdf(kind)))
+            expect(page.locator(f'.attachment[data-path="{path}"] .attachment-link')).to_have_text(f"{kind}.pdf")
         page.locator(f'[name="root[documents][{i}][document_type]"]').select_option(kind)
         page.locator(f'[name="root[documents][{i}][title]"]').fill(f"Our {kind.replace('_', ' ')}")
         page.locator(f'[name="root[documents][{i}][standard]"]').fill("B4.1")
@@ -143,7 +152,7 @@ def test_the_case_page_lists_documents_and_comments_and_adds_a_comment(web, ship
     expect(comments.first).to_contain_text(re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d UTC"))
 
     page.get_by_role("button", name="Add comment").click()  # empty: the server's 422
-    expect(page.locator("#comment-error")).to_contain_text(re.compile(r"/body.*1 (and|to) 10000"))
+    expect(page.locator("#comment-error")).to_contain_text(re.compile(r"The comment: .*1 (and|to) 10000"))  # in words, no JSON pointer
     expect(page.get_by_label("Add a comment")).to_have_attribute("aria-invalid", "true")
     page.get_by_label("Add a comment").fill("Uploaded.\nThe QMS manual follows <b>tomorrow</b>.")
     page.get_by_role("button", name="Add comment").click()

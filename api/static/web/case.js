@@ -24,6 +24,8 @@
     showCase(theCase);
     // an auditor only reads (engine.access.READ_ONLY_ROLES): no comment box that would always answer 403
     document.getElementById('comment-form').hidden = user.roles.every((r) => r === 'auditor');
+    // staff write internal notes: only staff read them (never the laboratory or inspectors)
+    document.getElementById('internal-choice').hidden = !user.roles.some((r) => ['coordinator', 'committee'].includes(r));
     document.getElementById('comment-form').addEventListener('submit', addComment);
     await Promise.all([
       attachments(),
@@ -50,12 +52,13 @@
 
   async function comments() {
     const list = await api('GET', `/api/cases/${encodeURIComponent(caseId)}/comments`);
-    const items = list.map((c) => el('li', {dataset: {commentId: c.id}},
+    const items = list.map((c) => el('li', {dataset: {commentId: c.id}, class: c.internal ? 'internal' : null},
       el('div', {class: 'comment-head'},
         el('strong', {class: 'comment-author'}, c.author_name && c.author_name !== c.author
           ? `${c.author_name} (${c.author})` : c.author),
         ' · ', el('time', {datetime: c.created_at}, utc(c.created_at)),
-        c.task_id ? ' · on a task' : null),
+        c.task_id ? ' · on a task' : null,
+        c.internal ? el('span', {class: 'badge internal'}, 'internal note: staff only') : null),
       el('p', {class: 'comment-body'}, c.body)));
     document.getElementById('comments').replaceChildren(...items);
     document.getElementById('comments-empty').hidden = list.length > 0;
@@ -70,14 +73,18 @@
     body.removeAttribute('aria-invalid');
     button.disabled = true;
     try {
-      await api('POST', `/api/cases/${encodeURIComponent(caseId)}/comments`, {body: body.value});
+      const internal = document.getElementById('comment-internal');
+      await api('POST', `/api/cases/${encodeURIComponent(caseId)}/comments`,
+        {body: body.value, internal: Boolean(internal && internal.checked)});
       body.value = '';
+      if (internal) internal.checked = false;
       await comments();
       notice('Comment added.');
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       const details = (e.problem.errors || []).map((x) => `${x.field}: ${x.message}`).join('; ');
-      error.textContent = details && !e.message.includes(details) ? `${e.message} (${details})` : e.message;
+      error.textContent = e.problem.errors && e.problem.errors.length
+        ? `The comment: ${e.problem.errors.map((x) => x.message).join("; ")}` : e.message;
       error.hidden = false;
       body.setAttribute('aria-invalid', 'true');
       body.focus();
@@ -98,6 +105,11 @@
       ['Started', utc(c.created_at)],
       ['Ended', c.ended_at ? utc(c.ended_at) : null],
       ['Started by case', c.parent_case_id ? el('a', {href: `/cases/${encodeURIComponent(c.parent_case_id)}`}, 'parent case') : null],
+      // the outcome a laboratory asks about first (variables the diagram shares with it)
+      ['Certificate number', (c.data || {}).certificate_number],
+      ['Awarded on', (c.data || {}).award_date],
+      ['Expires on', (c.data || {}).accreditation_expires_on],
+      ['Current step', c.tasks && c.tasks.length ? [...new Set(c.tasks.map((t) => t.name || t.element_id))].join(', ') : null],
     ]);
     if (c.tasks && c.tasks.length) {
       document.getElementById('open-tasks-title').hidden = false;
@@ -160,6 +172,17 @@
       shown.push(element.element_id);
     }
     container.dataset.marked = shown.join(' ');
+    // zoom, fit and reset from buttons (keyboard operable), and the same progress as a text list
+    document.getElementById('zoom-in').onclick = () => canvas.zoom(canvas.zoom() * 1.25);
+    document.getElementById('zoom-out').onclick = () => canvas.zoom(canvas.zoom() / 1.25);
+    document.getElementById('zoom-fit').onclick = () => canvas.zoom('fit-viewport');
+    document.getElementById('zoom-reset').onclick = () => canvas.zoom(1.0);
+    const words = {completed: 'completed', active: 'waiting now', cancelled: 'cancelled'};
+    document.getElementById('steps').replaceChildren(...elements
+      .filter((e) => MARKERS[e.state] && e.element_name)
+      .map((e) => el('li', {}, `${e.element_name}: ${e.state === 'completed' && e.times_completed
+        ? `completed${e.times_completed > 1 ? ` ${e.times_completed}×` : ''}, last ${utc(e.last_completed_at)}`
+        : (words[e.state] || e.state)}`)));
   }
 
   async function history() {

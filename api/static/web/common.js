@@ -46,8 +46,8 @@ const Accredit = (() => {
 
   async function handle(response) {
     const type = response.headers.get('Content-Type') || '';
-    // a 204 (sign-out) may still say application/json: there is no body to read
-    const data = type.includes('json') && response.status !== 204 ? await response.json() : null;
+    const text = type.includes('json') ? await response.text() : '';
+    const data = text ? JSON.parse(text) : null;  // 204 No Content (sign-out) carries a JSON type and no body
     if (response.ok) return data;
     const problem = data || {title: response.statusText};
     if (response.status === 401 && String(problem.type || '').endsWith('/unauthenticated')
@@ -84,6 +84,7 @@ const Accredit = (() => {
 
   /** The signed-in user (GET /api/me), shown in the header; null if nobody is signed in. */
   async function me() {
+    if (document.body.dataset.signedIn !== 'true') return null;  // no session cookie: no 401 in the console
     try {
       const user = await api('GET', '/api/me');
       document.getElementById('who-name').textContent = `${user.display_name || user.username} (${user.roles.join(', ')})`;
@@ -102,7 +103,8 @@ const Accredit = (() => {
 
   document.getElementById('sign-out').addEventListener('click', async () => {
     await api('DELETE', '/api/session');
-    location.assign('/');
+    if (location.pathname === '/' && !location.search) location.reload();  // assign('/') from '/' may not reload
+    else location.assign('/');
   });
 
   /** A notice carried over from the previous page (e.g. "Task completed"). */

@@ -89,6 +89,8 @@
     state.total = result.total;
     body.replaceChildren(...result.items.map(row));
     document.getElementById('inbox-empty').hidden = result.items.length > 0;
+    await gettingStarted(result.total === 0 && state.page === 1 && query().get('scope') === 'all'
+      && !query().has('overdue'));
     document.getElementById('tasks').hidden = result.items.length === 0;
     const pages = Math.max(1, Math.ceil(result.total / PER_PAGE));
     document.getElementById('inbox-count').textContent =
@@ -99,15 +101,31 @@
     document.querySelector('.pager').hidden = pages <= 1;
   }
 
+  /** An empty inbox tells a new user what they can start (from the diagrams, GET /api/catalogue). */
+  async function gettingStarted(empty) {
+    const box = document.getElementById('getting-started');
+    if (!empty) { box.hidden = true; return; }
+    const catalogue = await api('GET', '/api/catalogue');
+    if (!catalogue.processes.length) { box.hidden = true; return; }
+    document.getElementById('getting-started-list').replaceChildren(...catalogue.processes.map((p) => el('li', {},
+      el('a', {href: `/start#process-${encodeURIComponent(p.key)}`}, p.name),
+      p.description ? el('span', {class: 'muted'}, ` — ${p.description}`) : null)));
+    box.hidden = false;
+  }
+
   function row(task) {
     const due = task.due_at
       ? el('span', {}, utc(task.due_at), task.overdue ? el('span', {class: 'badge overdue'}, 'overdue') : null)
       : el('span', {class: 'muted'}, '—');
     const mine = task.claimed_by && task.claimed_by === state.user.username;
     let action = null;
-    if (!task.claimed_by && (!task.assignee || task.assignee === state.user.username)) {
-      action = el('button', {type: 'button', class: 'small', 'aria-label': `Claim ${task.name || task.element_id}`,
+    const label = task.name || task.element_id;
+    if (!task.claimed_by && !task.assignee) {  // a task the diagram gives to one person is not claimed
+      action = el('button', {type: 'button', class: 'small', 'aria-label': `Claim ${label}`,
         onclick: (e) => claim(task, e.currentTarget)}, 'Claim');
+    } else if (task.claimed_by && (mine || state.user.roles.includes('coordinator'))) {
+      action = el('button', {type: 'button', class: 'small', 'aria-label': `Release ${label}`,
+        onclick: (e) => release(task, e.currentTarget)}, 'Release');
     }
     return el('tr', {class: task.overdue ? 'overdue' : null, dataset: {taskId: task.id}},
       el('td', {}, el('a', {href: `/tasks/${encodeURIComponent(task.id)}`}, task.name || task.element_id),
@@ -119,6 +137,18 @@
       el('td', {}, task.claimed_by ? (mine ? `${task.claimed_by} (you)` : task.claimed_by)
         : task.assignee ? el('span', {class: 'muted'}, `assigned to ${task.assignee}`) : el('span', {class: 'muted'}, '—')),
       el('td', {}, action));
+  }
+
+  async function release(task, button) {
+    button.disabled = true;
+    try {
+      await api('POST', `/api/tasks/${encodeURIComponent(task.id)}/unclaim`);
+      notice(`"${task.name || task.element_id}" is released.`);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      Accredit.showError(`Could not release "${task.name || task.element_id}": ${e.message}`);
+    }
+    await load();
   }
 
   async function claim(task, button) {

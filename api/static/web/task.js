@@ -17,63 +17,6 @@
   /** sha256 -> attachment record of this task's case (filled at start, and by every upload). */
   const files = new Map();
 
-  /** Local "$ref"s ("#/$defs/x", "#/definitions/x") replaced by a copy of what they point to: json-editor
-      does not know draft 2020-12's $defs. */
-  function inlineRefs(node, root, depth = 0) {
-    if (!node || typeof node !== 'object' || depth > 20) return node;
-    if (Array.isArray(node)) return node.map((n) => inlineRefs(n, root, depth));
-    let out = node;
-    const ref = typeof node.$ref === 'string' && node.$ref.match(/^#\/(\$defs|definitions)\/(.+)$/);
-    if (ref && root[ref[1]] && root[ref[1]][ref[2]]) {
-      const {$ref, ...rest} = node;
-      out = {...JSON.parse(JSON.stringify(root[ref[1]][ref[2]])), ...rest};
-      return inlineRefs(out, root, depth + 1);
-    }
-    const copy = {};
-    for (const [k, v] of Object.entries(out)) copy[k] = inlineRefs(v, root, depth);
-    return copy;
-  }
-
-  /** A copy of the schema for the editor: selects without a default start empty ("choose…") rather than on
-      their first value, so a decision is never pre-selected for the user. */
-  function forEditor(schema) {
-    const copy = inlineRefs(JSON.parse(JSON.stringify(schema)), schema);
-    delete copy.$schema;
-    delete copy.$defs;
-    delete copy.definitions;  // json-editor does not fetch meta-schemas; the server validates draft 2020-12
-    if (!copy.title) copy.options = {...(copy.options || {}), compact: true};  // no "root" heading
-    (function walk(node) {
-      if (!node || typeof node !== 'object') return;
-      if (Array.isArray(node)) { node.forEach(walk); return; }
-      // conditional requirements (if/then/else) are the server's to check: the editor would re-build fields
-      // so are "contains" rules on lists (e.g. "at least one SOP")
-      delete node.if; delete node.then; delete node.else; delete node.contains;
-      // a yes/no answer is a checkbox ("I sign …" must be ticked), not a select that starts on "false"
-      if (node.type === 'boolean' && !node.format) node.format = 'checkbox';
-      if (Array.isArray(node.allOf)) {
-        node.allOf = node.allOf.filter((part) => Object.keys(part).some(
-          (k) => !['if', 'then', 'else', 'contains'].includes(k)));
-        if (!node.allOf.length) delete node.allOf;
-      }
-      if (node.properties && typeof node.properties === 'object') {  // keep the schema's field order
-        Object.values(node.properties).forEach((prop, i) => {
-          if (prop && typeof prop === 'object' && prop.propertyOrder === undefined) prop.propertyOrder = i + 1;
-        });
-        // a text field named "...attachment..." holds the sha256 of a file of the case: give it a file picker
-        for (const [key, prop] of Object.entries(node.properties)) {
-          if (!/attachment/i.test(key) || !prop || typeof prop !== 'object') continue;
-          const target = prop.type === 'array' && prop.items && typeof prop.items === 'object' ? prop.items : prop;
-          if (target.type === 'string') target.options = {...(target.options || {}), accredit_attachment: true};
-        }
-      }
-      if (Array.isArray(node.enum) && node.default === undefined) {
-        node.options = {...(node.options || {}), has_placeholder_option: true, placeholder_option_text: '— choose —'};
-      }
-      for (const value of Object.values(node)) walk(value);
-    })(copy);
-    return copy;
-  }
-
   /** json-editor's text editor plus a file picker: choosing a file uploads it to the case
       (POST /api/cases/{id}/attachments) and puts the returned sha256 in the field. The field shows the file's
       name with a download link; a refusal (422/413) shows the server's detail under the picker. */
@@ -89,9 +32,13 @@
         this.fileInfo = el('span', {class: 'attachment-file', id: `${id}-status`, 'aria-live': 'polite'});
         this.uploadError = el('p', {class: 'upload-error error-text', role: 'alert', hidden: true});
         this.picker.addEventListener('change', () => this.uploadChosen());
+        // the stored value is the file's sha256: never an editable hash, the person sees the file itself
+        this.input.type = 'hidden';
+        this.remove = el('button', {type: 'button', class: 'small', hidden: true,
+          onclick: () => { this.setValue(''); this.onChange(true); this.picker.focus(); }}, `Remove file (${name})`);
         this.control.append(el('div', {class: 'attachment', dataset: {path: this.path}},
           el('label', {for: id, class: 'attachment-label'}, `Upload a file (${name})`), this.picker,
-          this.fileInfo, this.uploadError));
+          this.fileInfo, this.remove, this.uploadError));
         this.showFile();
       }
 
@@ -104,6 +51,7 @@
       showFile() {
         if (!this.fileInfo) return;
         const sha = this.getValue();
+        if (this.remove) this.remove.hidden = !sha;
         if (!sha) { this.fileInfo.replaceChildren('No file uploaded yet.'); return; }
         const file = files.get(sha);
         const href = `/api/cases/${encodeURIComponent(caseId)}/attachments/${encodeURIComponent(sha)}`;
@@ -142,32 +90,17 @@
         : undefined));
   }
 
-  /** Drop empty text and unset values, so an optional field left blank is absent (not ""), as the server expects. */
-  function prune(value) {
-    if (Array.isArray(value)) return value.map(prune);
-    if (value && typeof value === 'object') {
-      const out = {};
-      for (const [k, v] of Object.entries(value)) {
-        if (v === '' || v === undefined) continue;
-        out[k] = prune(v);
-      }
-      return out;
-    }
-    return value;
-  }
-
-  /** Put the form's current values in (field by field: json-editor's startval would drop every optional field
-      that has no value yet), and leave choices nobody made empty. */
-  function fill(ed, data) {
-    for (const [key, value] of Object.entries(data)) {
-      const field = ed.getEditor(`root.${key}`);
-      if (field) field.setValue(value);
-    }
-    const given = (path) => path.split('.').slice(1).reduce(
-      (node, part) => (node !== undefined && node !== null ? node[part] : undefined), data) !== undefined;
-    for (const [path, field] of Object.entries(ed.editors)) {
-      if (field && field.hasPlaceholderOption && !given(path)) field.setValue(undefined);
-    }
+  function metaPairs() {
+    return [
+      ['Case', el('a', {href: `/cases/${encodeURIComponent(task.case_id)}`}, 'open the case')],
+      ['Process', task.process_key],
+      ['Role', task.role],
+      ['Status', task.status],
+      ['Due', task.due_at ? el('span', {}, utc(task.due_at),
+        task.overdue ? el('span', {class: 'badge overdue'}, 'overdue') : null) : null],
+      ['Assigned to', task.assignee],
+      ['Claimed by', task.claimed_by],
+    ];
   }
 
   async function start() {
@@ -184,16 +117,8 @@
     }
     document.title = `${task.name || task.element_id} · accredit`;
     document.getElementById('task-title').textContent = task.name || task.element_id;
-    meta(document.getElementById('task-meta'), [
-      ['Case', el('a', {href: `/cases/${encodeURIComponent(task.case_id)}`}, 'open the case')],
-      ['Process', task.process_key],
-      ['Role', task.role],
-      ['Status', task.status],
-      ['Due', task.due_at ? el('span', {}, utc(task.due_at),
-        task.overdue ? el('span', {class: 'badge overdue'}, 'overdue') : null) : null],
-      ['Assigned to', task.assignee],
-      ['Claimed by', task.claimed_by],
-    ]);
+    meta(document.getElementById('task-meta'), metaPairs());
+    await showContext();
     const form = document.getElementById('task-form');
     if (task.status !== 'ready') {
       Accredit.notice(`This task is ${task.status}; there is nothing to submit.`);
@@ -208,14 +133,7 @@
         }
       }
       defineAttachmentEditor(task.case_id);
-      editor = new JSONEditor(document.getElementById('form-editor'), {
-        schema: forEditor(schema), theme: 'html',
-        iconlib: null, disable_edit_json: true, disable_properties: true, disable_collapse: true,
-        disable_array_delete_last_row: true, disable_array_delete_all_rows: true, no_additional_properties: true,
-        show_errors: 'never', use_default_values: false, prompt_before_delete: false, compact: false,
-      });
-      await new Promise((resolve) => editor.on('ready', resolve));
-      fill(editor, (task.form && task.form.data) || {});
+      editor = await AccreditForms.create(document.getElementById('form-editor'), schema, task.form && task.form.data);
     } else {
       document.getElementById('no-form').hidden = false;
     }
@@ -226,18 +144,68 @@
         `Submitting this task records your electronic signature with the meaning "${task.signature_meaning}". ` +
         'Re-enter your password to sign.';
     }
-    const claim = document.getElementById('claim');
-    if (!task.claimed_by) {
-      claim.hidden = false;
-      claim.addEventListener('click', async () => {
-        await api('POST', `/api/tasks/${encodeURIComponent(taskId)}/claim`);
-        notice('You claimed this task.');
-        claim.hidden = true;
-      });
-    }
+    coordinatorTools(user);
     form.addEventListener('submit', submit);
+    form.addEventListener('input', clearFixed);
+    form.addEventListener('change', clearFixed);
     const first = form.querySelector('input:not([type=hidden]), select, textarea');
     if (first) first.focus();
+  }
+
+  /** Claim only where it means something (nobody holds the task and the diagram names nobody); a coordinator
+      releases a claimed task and assigns it to a user holding its role (POST /api/tasks/{id}/unclaim, /assign). */
+  function coordinatorTools(user) {
+    const claim = document.getElementById('claim');
+    const mine = task.claimed_by === user.username;
+    claim.hidden = Boolean(task.claimed_by || task.assignee);
+    claim.onclick = async () => {
+      await act('claim', {}, 'You claimed this task.');
+    };
+    const release = document.getElementById('release');
+    release.hidden = !task.claimed_by || !(mine || user.roles.includes('coordinator'));
+    release.textContent = mine ? 'Release (give back)' : `Release from ${task.claimed_by}`;
+    release.onclick = () => act('unclaim', undefined, 'The task is released: anyone holding its role may take it.');
+    const tools = document.getElementById('assign-tools');
+    if (!user.roles.includes('coordinator') || task.assignee) return;
+    tools.hidden = false;
+    const select = document.getElementById('assign-to');
+    api('GET', `/api/people?role=${encodeURIComponent(task.role)}`).then((people) => {
+      select.replaceChildren(el('option', {value: ''}, '— choose a person —'),
+        ...people.filter((p) => p.username !== task.claimed_by)
+          .map((p) => el('option', {value: p.username}, `${p.display_name} (${p.username})`)));
+    });
+    document.getElementById('assign').onclick = async () => {
+      if (!select.value) { select.focus(); return; }
+      await act('assign', {username: select.value}, `Assigned to ${select.value}.`);
+    };
+  }
+
+  async function act(what, body, message) {
+    try {
+      task = await api('POST', `/api/tasks/${encodeURIComponent(taskId)}/${what}`, body);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      Accredit.showError(e.message);
+      return;
+    }
+    notice(message);
+    meta(document.getElementById('task-meta'), metaPairs());
+    coordinatorTools(await me());
+  }
+
+  /** The earlier answers this task's diagram says to show (showForms), read-only, above the form. */
+  async function showContext() {
+    const sections = await api('GET', `/api/tasks/${encodeURIComponent(taskId)}/context`);
+    if (!sections.length) return;
+    if (JSON.stringify(sections).match(/"[0-9a-f]{64}"/)) {
+      for (const f of await api('GET', `/api/cases/${encodeURIComponent(task.case_id)}/attachments`)) {
+        files.set(f.sha256, f);
+      }
+    }
+    const holder = document.getElementById('context-sections');
+    holder.replaceChildren(...sections.map((sec) => AccreditForms.renderSection(sec, {files, caseId: task.case_id})));
+    document.getElementById('context').hidden = false;
+    document.getElementById('form-title').hidden = false;
   }
 
   function clearErrors() {
@@ -254,24 +222,65 @@
     return editor.getEditor(path) || null;
   }
 
+  /** "/sites/0/address" -> "Sites › 1 › Address": the field as the form names it, never a JSON pointer. */
+  function fieldLabel(pointer) {
+    if (pointer === '/signature/password') return 'Signature password';
+    const parts = pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'));
+    const names = [];
+    let path = 'root';
+    for (const part of parts) {
+      path += `.${part}`;
+      const ed = editor && editor.getEditor(path);
+      if (/^\d+$/.test(part)) names.push(String(Number(part) + 1));
+      else names.push((ed && ed.schema && ed.schema.title) || AccreditForms.humanise(part));
+    }
+    return names.join(' › ') || 'The form';
+  }
+
+  /** A validator's message in words: no echoed values, patterns or schema keywords. */
+  function words(message) {
+    const m = String(message || '');
+    if (/is a required property|^is required$/.test(m)) return 'is required';
+    if (/should be non-empty|is too short|expected at least/.test(m) && /^\[/.test(m)) return 'choose or add at least one';
+    if (/should be non-empty|is too short/.test(m)) return 'must not be empty';
+    if (/is too long/.test(m)) return 'is too long';
+    if (/does not match/.test(m)) return 'is not in the expected format';
+    if (/is not one of|is not valid under any/.test(m)) return 'choose one of the offered answers';
+    if (/is not of type 'integer'/.test(m)) return 'must be a whole number';
+    if (/is not of type 'number'/.test(m)) return 'must be a number';
+    if (/is not a '?date'?/.test(m)) return 'must be a date (YYYY-MM-DD)';
+    if (/is less than the minimum|less than or equal/.test(m)) return 'is too small';
+    if (/is greater than the maximum|greater than or equal/.test(m)) return 'is too large';
+    if (/was expected/.test(m)) return 'must be confirmed';
+    return m;
+  }
+
+  /** Server errors, once each, next to their field and in the summary; a field's error clears when it changes. */
   function showProblem(problem) {
     clearErrors();
-    errorBox.append(el('p', {}, el('strong', {}, problem.detail || problem.title || 'The task was not completed.')));
+    const errors = problem.errors || [];
+    errorBox.append(el('p', {}, el('strong', {}, errors.length
+      ? 'Some answers need attention before this task can be completed:'
+      : (problem.detail || problem.title || 'The task was not completed.'))));
     const list = el('ul');
-    for (const error of problem.errors || []) {
+    const seen = new Set();
+    for (const error of errors) {
       const field = error.field || '/';
-      const label = field === '/signature/password' ? 'Signature password' : field;
+      const text = words(error.message);
+      if (seen.has(`${field}\n${text}`)) continue;
+      seen.add(`${field}\n${text}`);
       const fieldEditor = editorFor(field);
       const input = fieldEditor && fieldEditor.input;
-      const item = el('li', {dataset: {field}}, el('code', {}, label), ': ', error.message);
-      list.append(item);
+      list.append(el('li', {dataset: {field}}, el('strong', {}, fieldLabel(field)), `: ${text}`));
       if (field === '/signature/password') {
         const pw = document.getElementById('signature-password');
         pw.setAttribute('aria-invalid', 'true');
-        pw.after(el('p', {class: 'field-error', dataset: {field}}, error.message));
+        pw.after(el('p', {class: 'field-error', dataset: {field}}, text));
       } else if (fieldEditor && fieldEditor.container) {
         if (input) input.setAttribute('aria-invalid', 'true');
-        fieldEditor.container.append(el('p', {class: 'field-error', dataset: {field}}, error.message));
+        const id = `error-${field.replace(/[^A-Za-z0-9]+/g, '-')}`;
+        fieldEditor.container.append(el('p', {class: 'field-error', id, dataset: {field}}, text));
+        if (input) input.setAttribute('aria-describedby', [input.getAttribute('aria-describedby'), id].filter(Boolean).join(' '));
       }
     }
     if (list.children.length) errorBox.append(list);
@@ -279,11 +288,30 @@
     errorBox.focus();
   }
 
+  /** A field's error goes away as soon as the person changes that field. */
+  function clearFixed(event) {
+    const holder = event.target.closest('[data-schemapath]') || event.target.parentElement;
+    if (!holder) return;
+    for (const n of holder.querySelectorAll(':scope > .field-error, :scope > * > .field-error')) {
+      const item = errorBox.querySelector(`li[data-field="${CSS.escape(n.dataset.field)}"]`);
+      if (item) item.remove();
+      n.remove();
+    }
+    event.target.removeAttribute('aria-invalid');
+    if (event.target.id === 'signature-password') {
+      const n = document.querySelector('.field-error[data-field="/signature/password"]');
+      if (n) n.remove();
+      const item = errorBox.querySelector('li[data-field="/signature/password"]');
+      if (item) item.remove();
+    }
+    if (!errorBox.querySelector('li')) { errorBox.hidden = true; errorBox.replaceChildren(); }
+  }
+
   async function submit(event) {
     event.preventDefault();
     clearErrors();
     const button = document.getElementById('submit');
-    const body = {data: editor ? prune(editor.getValue()) : {}};
+    const body = {data: editor ? AccreditForms.value(editor) : {}};
     if (task.signature_meaning) {
       body.signature = {password: document.getElementById('signature-password').value,
         meaning: task.signature_meaning};

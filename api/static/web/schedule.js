@@ -1,0 +1,68 @@
+/* "/schedule": GET /api/schedule filtered by kind and organisation; coordinators start a for-cause audit
+   (POST /api/audits/for-cause). */
+'use strict';
+
+(() => {
+  const {api, ApiError, me, notice, utc, el, carryNotice} = Accredit;
+  const KINDS = {surveillance_audit: 'Surveillance audit', annual_report: 'Annual report', renewal: 'Renewal opens',
+    expiry: 'Expiry', task_deadline: 'Task deadline', task_reminder: 'Reminder', timer: 'Timer'};
+
+  async function start() {
+    notice();
+    const user = await me();
+    if (!user) { location.assign(Accredit.signInUrl()); return; }
+    document.getElementById('s-kind').addEventListener('change', load);
+    document.getElementById('s-org').addEventListener('input', load);
+    if (user.roles.includes('coordinator')) {
+      const form = document.getElementById('for-cause');
+      form.hidden = false;
+      form.addEventListener('submit', forCause);
+    }
+    await load();
+  }
+
+  async function load() {
+    const q = new URLSearchParams();
+    const kind = document.getElementById('s-kind').value;
+    const org = document.getElementById('s-org').value.trim();
+    if (kind) q.set('kind', kind);
+    if (org) q.set('organisation_id', org);
+    const rows = await api('GET', `/api/schedule?${q}`);
+    const now = Date.now();
+    document.querySelector('#schedule-list tbody').replaceChildren(...rows.map((r) => {
+      const overdue = new Date(r.due_at).getTime() < now;
+      return el('tr', {class: overdue ? 'overdue' : null, dataset: {kind: r.kind}},
+        el('td', {class: 'nowrap'}, utc(r.due_at), overdue ? el('span', {class: 'badge overdue'}, 'overdue') : null),
+        el('td', {}, KINDS[r.kind] || r.kind),
+        el('td', {}, r.task_id ? el('a', {href: `/tasks/${encodeURIComponent(r.task_id)}`}, r.task_name || r.name)
+          : (r.name || r.element_id)),
+        el('td', {}, el('a', {href: `/cases/${encodeURIComponent(r.case_id)}`}, r.business_key || r.case_id)),
+        el('td', {}, r.organisation_id || '—'));
+    }));
+    document.getElementById('schedule-count').textContent = `${rows.length} date${rows.length === 1 ? '' : 's'}`;
+  }
+
+  async function forCause(event) {
+    event.preventDefault();
+    const error = document.getElementById('fc-error');
+    error.hidden = true;
+    const body = {organisation_id: document.getElementById('fc-org').value.trim(),
+      reason: document.getElementById('fc-reason').value.trim()};
+    if (!body.organisation_id || !body.reason) {
+      error.textContent = 'Give the organisation and the reason.';
+      error.hidden = false;
+      return;
+    }
+    try {
+      const audit = await api('POST', '/api/audits/for-cause', body);
+      carryNotice(`For-cause audit started (case ${audit.business_key}).`);
+      location.assign(`/cases/${encodeURIComponent(audit.id)}`);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      error.textContent = e.message;
+      error.hidden = false;
+    }
+  }
+
+  start();
+})();
