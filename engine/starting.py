@@ -63,3 +63,50 @@ def check_declared_start(engine, s, definition: ProcessDefinition, organisation_
             errors.append({"field": path, "message": err.message})
     if errors:
         raise InvalidFormData(f"the starting data does not satisfy the start form of '{definition.key}'", errors)
+
+
+def message_form(engine, s, name: str) -> tuple[ProcessDefinition, str] | None:
+    """(definition, form file) of the catch event that declares what people send as message ``name``
+    (``formJsonSchemaFilename`` on a message catch event of a deployed latest version), if any."""
+    import sqlalchemy as sa
+    from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+
+    latest = sa.select(ProcessDefinition.key, sa.func.max(ProcessDefinition.version).label("v")) \
+        .group_by(ProcessDefinition.key).subquery()
+    rows = s.scalars(sa.select(ProcessDefinition).join(
+        latest, sa.and_(ProcessDefinition.key == latest.c.key, ProcessDefinition.version == latest.c.v))
+        .order_by(ProcessDefinition.key)).all()
+    for row in rows:
+        spec, subs = engine._specs_for(row)
+        for sp in (spec, *subs.values()):
+            for ts in sp.task_specs.values():
+                event = getattr(ts, "event_definition", None)
+                form = properties(ts).get("formJsonSchemaFilename")
+                if form and isinstance(event, MessageEventDefinition) and event.name == name:
+                    return row, form
+    return None
+
+
+def check_declared_message(engine, s, name: str, payload: dict) -> None:
+    """A message a person sends carries what its catch event's form declares, checked on the server (the page
+    checks it too, but the API is the boundary): each field at fault is named under ``/payload``."""
+    found = message_form(engine, s, name)
+    if found is None:
+        return
+    definition, form = found
+    schema = engine.form_schema(definition, form)
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = []
+    for err in sorted(validator.iter_errors(payload), key=lambda e: list(map(str, e.absolute_path))):
+        path = "/payload" + "".join(f"/{p}" for p in err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            errors += [{"field": f"{path}/{k}", "message": "not a field of this form"}
+                       for k in err.instance if k not in allowed]
+        elif err.validator == "required" and isinstance(err.instance, dict):
+            errors += [{"field": f"{path}/{k}", "message": "is required"}
+                       for k in err.validator_value if k not in err.instance]
+        else:
+            errors.append({"field": path, "message": err.message})
+    if errors:
+        raise InvalidFormData(f"the message '{name}' does not satisfy its form ({form})", errors)

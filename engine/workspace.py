@@ -183,6 +183,8 @@ class Workspace:
             org = actor.organisation_id
             if case_id:
                 self._visible_case(actor, case_id)  # 404 unless it is the applicant's own case
+        with self.db.read() as s:
+            starting.check_declared_message(self.engine, s, name, payload or {})
         ids = self.engine.deliver_message(name, payload or {}, actor, organisation_id=org, case_id=case_id)
         return {"message": name, "case_ids": ids}
 

@@ -37,3 +37,18 @@ def test_staff_see_who_holds_a_role_and_laboratories_do_not(env):  # noqa: F811
     assert client(app, "alice").get("/api/people?role=inspector").status_code == 403
     bad = client(app, "carol").get("/api/people?role=wizard")
     assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "/role"
+
+
+def test_a_change_notification_is_checked_against_its_form_on_the_server(env):  # noqa: F811
+    """The page checks the form; the API is the boundary and checks it too, naming each field."""
+    app, _ = env
+    alice = client(app, "alice")
+    r = alice.post("/api/messages/change_notification", json={"payload": {
+        "change_type": "moved to the moon", "certificate_number": "FAKE"}})
+    assert r.status_code == 422, r.json
+    fields = {e["field"] for e in r.json["errors"]}
+    assert fields == {"/payload/change_type", "/payload/certificate_number", "/payload/description"}
+    # a valid notification with no accredited case waiting for it is simply not delivered (404), not refused
+    r = alice.post("/api/messages/change_notification", json={"payload": {
+        "change_type": "relocation", "description": "New building"}})
+    assert r.status_code == 404, r.json
