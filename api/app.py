@@ -92,6 +92,9 @@ def create_app(config: dict | None = None) -> Flask:
     from .logging import install as install_request_logging
 
     install_request_logging(app)  # first: every later hook and error handler sees the request id
+    from .fields import Int64Converter
+
+    app.url_map.converters["int"] = Int64Converter  # before any route: path numbers stay within 64 bits
     app.json.sort_keys = False  # forms keep their schema's field order on the page
     app.config.update(env_config())
     app.config.update(config or {})

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
+from .fields import Int64
 from marshmallow import Schema, fields, validate
 
 ROLE = validate.OneOf(["applicant", "coordinator", "inspector", "committee", "quality_manager", "auditor", "admin"])
@@ -12,7 +13,7 @@ ROLE = validate.OneOf(["applicant", "coordinator", "inspector", "committee", "qu
 class ProblemSchema(Schema):
     type = fields.String()
     title = fields.String()
-    status = fields.Integer()
+    status = Int64()
     detail = fields.String()
     instance = fields.String()
     errors = fields.List(fields.Dict(), metadata={"description": "one entry per field: {field, message}"})
@@ -53,7 +54,7 @@ class TaskSchema(Schema):
     signature_meaning = fields.String(allow_none=True)
     due_at = fields.DateTime(allow_none=True)
     overdue = fields.Boolean()
-    priority = fields.Integer()
+    priority = Int64()
     status = fields.String()
     organisation_id = fields.String(allow_none=True)
     created_at = fields.DateTime()
@@ -75,7 +76,7 @@ class TaskDetailSchema(TaskSchema):
 class CaseSchema(Schema):
     id = fields.String()
     process_key = fields.String()
-    definition_version = fields.Integer()
+    definition_version = Int64()
     organisation_id = fields.String(allow_none=True)
     business_key = fields.String()
     status = fields.String()
@@ -97,8 +98,8 @@ class CaseCreateSchema(Schema):
 
 
 class PageArgs(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=200))
+    page = Int64(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = Int64(load_default=20, validate=validate.Range(min=1, max=200))
 
 
 class CaseQuerySchema(PageArgs):
@@ -121,10 +122,10 @@ class TaskQuerySchema(PageArgs):
 def page_schema(item, name):
     return type(name, (Schema,), {
         "items": fields.List(fields.Nested(item)),
-        "total": fields.Integer(metadata={"description": "matching items, counted up to a cap (see total_capped)"}),
+        "total": Int64(metadata={"description": "matching items, counted up to a cap (see total_capped)"}),
         "total_capped": fields.Boolean(dump_default=False, metadata={
             "description": "true when there are more than `total` matching items (the count stops at the cap)"}),
-        "page": fields.Integer(), "per_page": fields.Integer()})
+        "page": Int64(), "per_page": Int64()})
 
 
 CasePageSchema = page_schema(CaseSchema, "CasePageSchema")
@@ -158,7 +159,7 @@ class CommentCreateSchema(Schema):
 
 
 class CommentSchema(Schema):
-    id = fields.Integer()
+    id = Int64()
     case_id = fields.String()
     task_id = fields.String(allow_none=True)
     author = fields.String()
@@ -173,7 +174,7 @@ class AttachmentSchema(Schema):
     case_id = fields.String()
     filename = fields.String()
     content_type = fields.String()
-    size = fields.Integer()
+    size = Int64()
     uploaded_by = fields.String()
     uploaded_at = fields.DateTime()
 
@@ -190,7 +191,7 @@ class MessageResultSchema(Schema):
 
 
 class EventSchema(Schema):
-    seq = fields.Integer()
+    seq = Int64()
     occurred_at = fields.String()
     actor = fields.String()
     actor_name = fields.String(allow_none=True)
@@ -207,8 +208,8 @@ class EventSchema(Schema):
 
 
 class HistoryQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=500, validate=validate.Range(min=1, max=1000))
+    page = Int64(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = Int64(load_default=500, validate=validate.Range(min=1, max=1000))
     action = fields.String(validate=validate.Length(max=400),
                            metadata={"description": "comma-separated actions; a trailing * matches a prefix"})
     actor = fields.String(validate=validate.Length(max=200), metadata={"description": "acting username"})
@@ -220,7 +221,7 @@ class HistoryQuerySchema(Schema):
 
 
 class CompletionSchema(Schema):
-    seq = fields.Integer()
+    seq = Int64()
     at = fields.String()
     actor = fields.String()
     actor_name = fields.String(allow_none=True)
@@ -235,27 +236,27 @@ class ElementStateSchema(Schema):
     element_name = fields.String(allow_none=True)
     element_type = fields.String(allow_none=True)
     state = fields.String(metadata={"description": "active | completed | cancelled | error | seen"})
-    active = fields.Integer(metadata={"description": "instances ready now"})
-    times_completed = fields.Integer()
+    active = Int64(metadata={"description": "instances ready now"})
+    times_completed = Int64()
     first_completed_at = fields.String(allow_none=True)
     last_completed_at = fields.String(allow_none=True)
     completions = fields.List(fields.Nested(CompletionSchema))
 
 
 class BrokenLinkSchema(Schema):
-    seq = fields.Integer(allow_none=True)
+    seq = Int64(allow_none=True)
     reason = fields.String()
 
 
 class ChainHeadSchema(Schema):
-    seq = fields.Integer()
+    seq = Int64()
     hash = fields.String()
 
 
 class VerificationSchema(Schema):
     case_id = fields.String(allow_none=True)
     ok = fields.Boolean()
-    checked = fields.Integer(metadata={"description": "events checked"})
+    checked = Int64(metadata={"description": "events checked"})
     first_broken = fields.Nested(BrokenLinkSchema, allow_none=True)
     head = fields.Nested(ChainHeadSchema, allow_none=True, metadata={"description": "the last event: keep it "
                                                                                      "to detect a later rewrite"})
@@ -275,7 +276,7 @@ class SignatureRecordSchema(Schema):
     element_name = fields.String(allow_none=True)
     data_sha256 = fields.String(metadata={"description": "SHA-256 of canonical JSON {case_id, task_id, "
                                                          "element_id, data}"})
-    seq = fields.Integer()
+    seq = Int64()
     task_id = fields.String()
     role = fields.String(allow_none=True)
     event_hash = fields.String(allow_none=True)
@@ -289,7 +290,7 @@ class ExportQuerySchema(Schema):
 class DefinitionSchema(Schema):
     key = fields.String()
     name = fields.String(allow_none=True)
-    version = fields.Integer()
+    version = Int64()
     content_hash = fields.String()
     start_message = fields.String(allow_none=True)
     deployed_by = fields.String()
@@ -299,36 +300,36 @@ class DefinitionSchema(Schema):
 # -- process definitions: versions, deployment, migration -------------------------------------------------
 
 class DefinitionVersionSchema(Schema):
-    version = fields.Integer()
+    version = Int64()
     content_hash = fields.String()
     deployed_by = fields.String()
     deployed_at = fields.DateTime()
     note = fields.String(allow_none=True)
-    open_cases = fields.Integer(metadata={"description": "running cases on this version"})
-    cases = fields.Integer(metadata={"description": "all cases ever started on this version"})
+    open_cases = Int64(metadata={"description": "running cases on this version"})
+    cases = Int64(metadata={"description": "all cases ever started on this version"})
     latest = fields.Boolean(metadata={"description": "new cases start on this version"})
 
 
 class ProcessOverviewSchema(Schema):
     key = fields.String()
     name = fields.String(allow_none=True)
-    latest_version = fields.Integer()
+    latest_version = Int64()
     start_message = fields.String(allow_none=True)
-    open_cases = fields.Integer()
+    open_cases = Int64()
     versions = fields.List(fields.Nested(DefinitionVersionSchema))
 
 
 class DefinitionFileSchema(Schema):
     name = fields.String()
     kind = fields.String(metadata={"description": "bpmn | dmn | form | ui_schema"})
-    size = fields.Integer()
+    size = Int64()
     sha256 = fields.String()
 
 
 class DefinitionDetailSchema(DefinitionVersionSchema):
     key = fields.String()
     name = fields.String(allow_none=True)
-    latest_version = fields.Integer()
+    latest_version = Int64()
     start_message = fields.String(allow_none=True)
     subprocesses = fields.List(fields.String())
     user_tasks = fields.List(fields.Dict())
@@ -352,14 +353,14 @@ class DeployResultSchema(ValidationReportSchema):
 
 
 class DiffQuerySchema(Schema):
-    from_version = fields.Integer(required=True, data_key="from", validate=validate.Range(min=1))
-    to_version = fields.Integer(required=True, data_key="to", validate=validate.Range(min=1))
+    from_version = Int64(required=True, data_key="from", validate=validate.Range(min=1))
+    to_version = Int64(required=True, data_key="to", validate=validate.Range(min=1))
 
 
 class DiffSchema(Schema):
     key = fields.String()
-    from_version = fields.Integer()
-    to_version = fields.Integer()
+    from_version = Int64()
+    to_version = Int64()
     summary = fields.Dict(metadata={"description": "number of elements added, removed, changed"})
     processes = fields.List(fields.Dict(), metadata={"description": "per process and sub-process: added, "
                                                                     "removed, changed elements"})
@@ -367,7 +368,7 @@ class DiffSchema(Schema):
 
 
 class MigrateSchema(Schema):
-    to_version = fields.Integer(load_default=None, validate=validate.Range(min=1),
+    to_version = Int64(load_default=None, validate=validate.Range(min=1),
                                 metadata={"description": "default: the latest version"})
     dry_run = fields.Boolean(load_default=False, metadata={"description": "report only, change nothing"})
 
@@ -377,8 +378,8 @@ class CaseMigrationSchema(Schema):
     business_key = fields.String()
     organisation_id = fields.String(allow_none=True)
     process_key = fields.String()
-    from_version = fields.Integer()
-    to_version = fields.Integer()
+    from_version = Int64()
+    to_version = Int64()
     can_migrate = fields.Boolean()
     migrated = fields.Boolean()
     reasons = fields.List(fields.String(), metadata={"description": "why the case cannot move"})
@@ -396,13 +397,13 @@ class CaseMigrationSchema(Schema):
 
 class BulkMigrationSchema(Schema):
     key = fields.String()
-    from_version = fields.Integer()
-    to_version = fields.Integer()
+    from_version = Int64()
+    to_version = Int64()
     dry_run = fields.Boolean()
-    total = fields.Integer()
-    can_migrate = fields.Integer()
-    migrated = fields.Integer()
-    blocked = fields.Integer()
+    total = Int64()
+    can_migrate = Int64()
+    migrated = Int64()
+    blocked = Int64()
     cases = fields.List(fields.Nested(CaseMigrationSchema))
 
 
@@ -414,7 +415,7 @@ class ScheduleQuery(Schema):
                                                   "task_deadline, task_reminder, timer"})
     since = fields.AwareDateTime(default_timezone=None)
     until = fields.AwareDateTime(default_timezone=None)
-    limit = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+    limit = Int64(load_default=200, validate=validate.Range(min=1, max=1000))
 
 
 class ScheduleItem(Schema):
@@ -431,7 +432,7 @@ class ScheduleItem(Schema):
 
 
 class NotificationSchema(Schema):
-    id = fields.Integer()
+    id = Int64()
     case_id = fields.String()
     task_id = fields.String(allow_none=True)
     recipient = fields.String()

@@ -1,13 +1,14 @@
 """Schemas of the administration API (users, organisations, API tokens) — kept apart from api/schemas.py."""
 from __future__ import annotations
 
+from .fields import Int64
 from marshmallow import Schema, fields, validate
 
 from engine.actors import ROLES
 
 
 class TokenInfoSchema(Schema):
-    id = fields.Integer()
+    id = Int64()
     username = fields.String()
     name = fields.String()
     created_at = fields.String()

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from datetime import timezone
 
+from .fields import Int64
 from marshmallow import Schema, fields, validate
 
 from .schemas import ChainHeadSchema, EventSchema
@@ -13,8 +14,8 @@ def _when(description: str):
 
 
 class TimelineQuerySchema(Schema):
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
-    per_page = fields.Integer(load_default=200, validate=validate.Range(min=1, max=1000))
+    page = Int64(load_default=1, validate=validate.Range(min=1, max=1_000_000))
+    per_page = Int64(load_default=200, validate=validate.Range(min=1, max=1000))
     action = fields.String(validate=validate.Length(max=400),
                            metadata={"description": "comma-separated event types; a trailing * matches a prefix"})
     actor = fields.String(validate=validate.Length(max=200), metadata={"description": "acting username"})
@@ -42,11 +43,11 @@ class FacetsSchema(Schema):
 
 
 class TimelineSchema(Schema):
-    total = fields.Integer(metadata={"description": "events matching the filters"})
-    chain_length = fields.Integer(metadata={"description": "events in the whole chain"})
-    page = fields.Integer()
-    per_page = fields.Integer()
-    total_pages = fields.Integer()
+    total = Int64(metadata={"description": "events matching the filters"})
+    chain_length = Int64(metadata={"description": "events in the whole chain"})
+    page = Int64()
+    per_page = Int64()
+    total_pages = Int64()
     facets = fields.Nested(FacetsSchema, metadata={"description": "the values the filters can take"})
     events = fields.List(fields.Nested(EventSchema))
     case = fields.Dict(metadata={"description": "the case (case timelines only)"})
@@ -65,7 +66,7 @@ class ChainDifferenceSchema(Schema):
 
 
 class ExplainedBreakSchema(Schema):
-    seq = fields.Integer(allow_none=True)
+    seq = Int64(allow_none=True)
     reason = fields.String()
     differs = fields.List(fields.Nested(ChainDifferenceSchema))
     event = fields.Nested(EventSchema, allow_none=True)
@@ -74,14 +75,14 @@ class ExplainedBreakSchema(Schema):
 class ExplainedVerificationSchema(Schema):
     case_id = fields.String(allow_none=True)
     ok = fields.Boolean()
-    checked = fields.Integer()
+    checked = Int64()
     first_broken = fields.Nested(ExplainedBreakSchema, allow_none=True)
     head = fields.Nested(ChainHeadSchema, allow_none=True)
 
 
 class StepQuerySchema(Schema):
     process = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    version = fields.Integer(validate=validate.Range(min=1), metadata={"description": "default: the latest"})
+    version = Int64(validate=validate.Range(min=1), metadata={"description": "default: the latest"})
     since = _when("visits that entered the step at or after this time (ISO 8601, UTC if no offset)")
     until = _when("visits that entered the step before this time")
 
@@ -90,15 +91,15 @@ class StepSchema(Schema):
     element_id = fields.String()
     name = fields.String(allow_none=True)
     lane = fields.String(allow_none=True)
-    waiting_now = fields.Integer()
-    entered = fields.Integer()
-    completed = fields.Integer()
-    cancelled = fields.Integer()
+    waiting_now = Int64()
+    entered = Int64()
+    completed = Int64()
+    cancelled = Int64()
     median_seconds = fields.Float(allow_none=True)
     p90_seconds = fields.Float(allow_none=True)
-    with_deadline = fields.Integer()
-    missed_deadline = fields.Integer()
-    overdue_now = fields.Integer()
+    with_deadline = Int64()
+    missed_deadline = Int64()
+    overdue_now = Int64()
 
 
 class StepMetricsSchema(Schema):

@@ -1,13 +1,14 @@
 """Schemas of the endpoints the web pages added (catalogue, decision context, users by role)."""
 from __future__ import annotations
 
+from .fields import Int64
 from marshmallow import Schema, fields
 
 
 class StartableProcessSchema(Schema):
     key = fields.String(required=True)
     name = fields.String(required=True)
-    version = fields.Integer(required=True)
+    version = Int64(required=True)
     role = fields.String(required=True, metadata={"description": "the lane of the start event"})
     description = fields.String(allow_none=True, metadata={"description": "the process's bpmn:documentation"})
     form = fields.Dict(allow_none=True, metadata={"description": "JSON Schema of the start event's form, if any"})

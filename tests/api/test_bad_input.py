@@ -151,3 +151,14 @@ def test_body_that_is_not_json_is_415(api):
                                         content_type="application/x-www-form-urlencoded")
     body = assert_problem(r, 415)
     assert "application/json" in body["detail"]
+
+
+def test_numbers_beyond_64_bits_are_a_4xx_wherever_they_come(api):
+    """Found by the OpenAPI fuzzer: a huge version in a path reached SQLite and overflowed (500)."""
+    client = api.client("quality_manager")
+    huge = 10 ** 30
+    assert_problem(client.get(f"/api/process-definitions/two_step/versions/{huge}"), 404)
+    assert_problem(client.delete(f"/api/tokens/{huge}"), 404)
+    body = assert_problem(api.client("coordinator").get(f"/api/tasks?page={huge}"), 422)
+    assert any("page" in f for f in fields_of(body))
+    body = assert_problem(api.client("coordinator").get("/api/tasks?page=2000000"), 422)
