@@ -6,6 +6,7 @@ import secrets
 from dataclasses import dataclass
 from pathlib import Path
 
+import sqlalchemy as sa
 from flask import Flask
 from flask_smorest import Api
 
@@ -37,7 +38,7 @@ class _ProblemApi(Api):
     from .schemas import ProblemSchema as ERROR_SCHEMA
 
 
-def _env_config() -> dict:
+def env_config() -> dict:
     env = os.environ
     return {
         "DATABASE_URL": database_url(),
@@ -45,22 +46,54 @@ def _env_config() -> dict:
         "ATTACHMENTS_DIR": env.get("ACCREDIT_ATTACHMENTS_DIR", "var/attachments"),
         "MAX_UPLOAD_BYTES": int(env.get("ACCREDIT_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD)),
         "SESSION_IDLE_MINUTES": int(env.get("ACCREDIT_SESSION_IDLE_MINUTES", "15")),
+        "SESSION_MAX_HOURS": float(env.get("ACCREDIT_SESSION_MAX_HOURS", "12")),
+        "TOKEN_DAYS": float(env.get("ACCREDIT_TOKEN_DAYS", "90")),
+        "SECURE_COOKIES": env.get("ACCREDIT_SECURE_COOKIES", "0") == "1",
         "DEPLOY_SHIPPED": env.get("ACCREDIT_DEPLOY_SHIPPED", "1") != "0",
         "DEMO": env.get("ACCREDIT_DEMO", "0") == "1",
     }
 
 
+class UnsafeConfiguration(RuntimeError):
+    """The server refuses to start with a default that is unsafe outside a demo installation."""
+
+
+def _lifetimes(config):
+    from datetime import timedelta
+
+    from engine.credentials import Lifetimes
+
+    return Lifetimes(session_idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
+                     session_absolute=timedelta(hours=config["SESSION_MAX_HOURS"]),
+                     token=timedelta(days=config["TOKEN_DAYS"]))
+
+
+def _require_secret_key(app: Flask, identity: Identity) -> None:
+    """No start without ACCREDIT_SECRET_KEY, except in demo mode (ACCREDIT_DEMO=1, or a database marked by
+    `accredit demo`), where a random key per process is used: sessions then end at every restart."""
+    if app.config.get("SECRET_KEY"):
+        return
+    try:
+        demo = identity.setting("demo_mode")
+    except sa.exc.DBAPIError:  # no schema yet (create_app never migrates): not a demo installation
+        demo = False
+    if app.config["DEMO"] or demo:
+        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        return
+    raise UnsafeConfiguration("ACCREDIT_SECRET_KEY is not set: set it to a long random value (e.g. "
+                              "`python -c 'import secrets; print(secrets.token_hex(32))'`) before serving; only a "
+                              "demo installation (`accredit demo`) starts without one")
+
+
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
     app.json.sort_keys = False  # forms keep their schema's field order on the page
-    app.config.update(_env_config())
+    app.config.update(env_config())
     app.config.update(config or {})
-    if not app.config.get("SECRET_KEY"):
-        # A random key per process: sessions do not survive a restart. Set ACCREDIT_SECRET_KEY in production.
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
     app.config.update(
         MAX_CONTENT_LENGTH=app.config["MAX_UPLOAD_BYTES"] + 64 * 1024,
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=bool(app.config["SECURE_COOKIES"]),
         API_TITLE="accredit", API_VERSION="1", OPENAPI_VERSION="3.0.3", OPENAPI_URL_PREFIX="/api",
         OPENAPI_JSON_PATH="openapi.json", OPENAPI_SWAGGER_UI_PATH="/docs",
         OPENAPI_SWAGGER_UI_URL="/api/docs/assets/",
@@ -68,7 +101,8 @@ def create_app(config: dict | None = None) -> Flask:
 
     db = Database(app.config["DATABASE_URL"])  # no side effects: `accredit serve` / `db upgrade` migrate
     engine = Engine(db)
-    identity = Identity(db)
+    identity = Identity(db, _lifetimes(app.config))
+    _require_secret_key(app, identity)
     workspace = Workspace(db, engine, identity, Path(app.config["ATTACHMENTS_DIR"]),
                           max_upload=app.config["MAX_UPLOAD_BYTES"])
     app.extensions["accredit"] = Services(db, engine, identity, workspace)
@@ -80,17 +114,20 @@ def create_app(config: dict | None = None) -> Flask:
     api.spec.options["security"] = [{"bearer": []}, {"session": []}]
     from .resources import register
     from .web import bp as web_pages
+    from .web_admin import bp as admin_pages
 
     register(api, app)
     app.register_blueprint(web_pages)  # staff web pages (docs/web-ui.md)
+    app.register_blueprint(admin_pages)  # administration page (docs/admin-guide.md)
 
     @app.before_request
     def _authenticate_first():
         # 401 before any request body or query is validated: anonymous callers get no 422s
         from flask import request
 
-        from .auth import current_actor
+        from .auth import check_same_origin, current_actor
 
+        check_same_origin()  # cross-site writes refused before anything else (CSRF)
         if request.path.startswith("/api/") and not request.path.startswith(_PUBLIC):
             current_actor()
         if request.method in ("POST", "PUT", "PATCH") and request.content_length and request.mimetype not in (

@@ -27,10 +27,18 @@ def serve(host, port, debug, scheduler):
     """Run the development server (migrates the database and deploys the shipped processes first)."""
     from engine.bootstrap import prepare
 
-    from .app import create_app
+    from .app import UnsafeConfiguration, create_app, env_config
 
-    app = create_app()
-    prepare(app.extensions["accredit"].db, deploy_shipped=app.config["DEPLOY_SHIPPED"], demo=app.config["DEMO"])
+    config = env_config()
+    database = Database(config["DATABASE_URL"])
+    try:
+        prepare(database, deploy_shipped=config["DEPLOY_SHIPPED"], demo=config["DEMO"])
+    finally:
+        database.dispose()
+    try:
+        app = create_app()
+    except UnsafeConfiguration as exc:
+        raise click.ClickException(str(exc))
     timer_scheduler = None
     if scheduler:
         from engine.scheduler import TimerScheduler
@@ -140,7 +148,8 @@ def _identity():
 
 @main.command()
 def demo():
-    """Create demo organisations and one user per role (for trying accredit locally; never in production)."""
+    """Create demo organisations and one user per role, and mark the database as a demo installation (it then
+    serves without ACCREDIT_SECRET_KEY). For trying accredit locally; never on a production database."""
     from engine.identity import create_demo
 
     rows = create_demo(_identity())
@@ -180,7 +189,77 @@ def users_list():
 @click.option("--name", default="cli")
 def users_token(username, name):
     """Issue an API token for a user (printed once)."""
-    click.echo(_identity().issue_token(username, name))
+    click.echo(_identity().issue_token(username, name, by="cli"))
+
+
+def _change_user(username, changes):
+    from engine.errors import EngineError
+
+    try:
+        u = _identity().update_user(username, changes, by="cli")
+    except EngineError as exc:
+        raise click.ClickException(f"{exc.message} {exc.details.get('errors', '')}".strip())
+    click.echo(f"{u.username}: {'active' if u.active else 'inactive'}, roles {', '.join(u.roles)}, "
+               f"organisation {u.organisation_id or '-'}")
+
+
+@users.command("deactivate")
+@click.argument("username")
+def users_deactivate(username):
+    """Deactivate a user: sign-in refused, sessions ended and API tokens revoked at once."""
+    _change_user(username, {"active": False})
+
+
+@users.command("reactivate")
+@click.argument("username")
+def users_reactivate(username):
+    """Let a deactivated user sign in again (their old sessions and tokens stay ended)."""
+    _change_user(username, {"active": True})
+
+
+@users.command("set")
+@click.argument("username")
+@click.option("--role", "roles", multiple=True, help="the new roles (repeat); replaces the old ones")
+@click.option("--org", "organisation_id", default=None, help="the new organisation id")
+@click.option("--name", "display_name", default=None)
+@click.option("--email", default=None)
+def users_set(username, roles, organisation_id, display_name, email):
+    """Change a user's roles, organisation, name or email."""
+    changes = {k: v for k, v in (("organisation_id", organisation_id), ("display_name", display_name),
+                                 ("email", email)) if v is not None}
+    if roles:
+        changes["roles"] = list(roles)
+    _change_user(username, changes)
+
+
+@users.command("tokens")
+@click.argument("username")
+def users_tokens(username):
+    """A user's API tokens (id, name, status, created, expires, last used)."""
+    for t in _identity().tokens(username):
+        click.echo(f"{t['id']:6} {t['name'][:20]:20} {t['status']:8} created {t['created_at'][:16]} "
+                   f"expires {(t['expires_at'] or '-')[:16]} last used {(t['last_used_at'] or '-')[:16]}")
+
+
+@users.command("revoke-token")
+@click.argument("username")
+@click.argument("token_id", type=int, required=False)
+@click.option("--all", "all_tokens", is_flag=True, help="revoke every token of the user")
+def users_revoke_token(username, token_id, all_tokens):
+    """Revoke one API token of a user (by id, see `accredit users tokens`), or --all of them."""
+    identity = _identity()
+    if all_tokens:
+        click.echo(f"revoked {identity.revoke_tokens(username, by='cli')} token(s) of {username}")
+    elif token_id is None:
+        raise click.UsageError("give a TOKEN_ID or --all")
+    else:
+        from engine.errors import EngineError
+
+        try:
+            identity.revoke_token_id(username, token_id, by="cli")
+        except EngineError as exc:
+            raise click.ClickException(exc.message)
+        click.echo(f"revoked token {token_id} of {username}")
 
 
 @main.group()
@@ -194,6 +273,12 @@ def orgs():
 def orgs_create(org_id, name):
     _identity().create_organisation(org_id, name, by="cli")
     click.echo(f"created organisation {org_id}")
+
+
+@orgs.command("list")
+def orgs_list():
+    for o in _identity().organisations():
+        click.echo(f"{o['id']:20} {o['name']}")
 
 
 @main.group()

@@ -233,6 +233,52 @@ class ApiToken(Base):
     created_at: Mapped[datetime]
     last_used_at: Mapped[datetime | None]
     revoked: Mapped[bool] = mapped_column(default=False)
+    #: tokens end (ACCREDIT_TOKEN_DAYS, default 90); NULL only for rows a migration could not date
+    expires_at: Mapped[datetime | None]
+    revoked_at: Mapped[datetime | None]
+    revoked_by: Mapped[str | None] = mapped_column(sa.String(200))
+
+
+class BrowserSession(Base):
+    """A signed-in browser: an opaque server-side record. The cookie holds only a random secret whose SHA-256
+    is stored here; it is not an API token and cannot be used as one. Idle and absolute expiry are checked on
+    the server at every request; ``last_seen_at`` is refreshed at most every few seconds-to-a-minute."""
+
+    __tablename__ = "browser_session"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(sa.ForeignKey("user_account.id"), index=True)
+    secret_hash: Mapped[str] = mapped_column(sa.String(64), unique=True)
+    created_at: Mapped[datetime]
+    last_seen_at: Mapped[datetime]
+    expires_at: Mapped[datetime]
+    ended_at: Mapped[datetime | None]
+    source: Mapped[str | None] = mapped_column(sa.String(100))
+
+
+class AuthAttempt(Base):
+    """A password check (sign-in or signature), inserted BEFORE the password is verified so that parallel
+    guesses are counted: ``succeeded`` is NULL while the check runs, then True/False. Throttling counts
+    the rows that are not successes."""
+
+    __tablename__ = "auth_attempt"
+    __table_args__ = (sa.Index("ix_auth_attempt_kind_user_at", "kind", "username", "at"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(sa.String(20))
+    username: Mapped[str] = mapped_column(sa.String(200))
+    source: Mapped[str | None] = mapped_column(sa.String(100))
+    at: Mapped[datetime]
+    succeeded: Mapped[bool | None]
+
+
+class Setting(Base):
+    """Installation-wide settings kept in the database (e.g. ``demo_mode`` set by ``accredit demo``)."""
+
+    __tablename__ = "setting"
+
+    key: Mapped[str] = mapped_column(sa.String(100), primary_key=True)
+    value: Mapped[dict | list | str | bool | None] = mapped_column(sa.JSON)
 
 
 # -- collaboration on cases ----------------------------------------------------------------------------

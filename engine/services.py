@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from . import history, redaction, signatures
+from . import history, redaction, signatures, starting
 from .actors import SYSTEM, Actor
 from .db import Database
 from .errors import Conflict, DefinitionInvalid, EngineError, Forbidden, InvalidFormData, NotFound
@@ -108,12 +108,13 @@ class Engine:
     # ------------------------------------------------------------------ cases
     def start_case(self, process_key: str, actor: Actor, organisation_id: str | None,
                    data: dict | None = None, business_key: str | None = None, *,
-                   viewer: Actor | None = None) -> CaseView:
+                   viewer: Actor | None = None, declared: bool = False) -> CaseView:
         """Start a case of the latest version of ``process_key``; returns it as ``viewer`` may see it (default:
         unfiltered), built inside the same transaction.
 
         Who may start it is drawn in the diagram: the lane of the start event names the role (applicants
-        only for their own organisation).
+        only for their own organisation). ``declared``: a person's start, held to what the diagram declares
+        (:mod:`engine.starting`: the start form, ``calledOnly``, an existing organisation).
         """
         data = dict(data or {})
         clash = sorted(set(data) & set(ENGINE_VARIABLES))
@@ -125,6 +126,8 @@ class Engine:
             if definition is None:
                 raise NotFound(f"no process '{process_key}' is deployed", process_key=process_key)
             self._check_may_start(definition, actor, organisation_id)
+            if declared:
+                starting.check_declared_start(self, s, definition, organisation_id, data)
             ops = Operation(self, s, actor)
             case_id = ops.start(definition, organisation_id, data, business_key, parent_case_id=None)
             ops.finish()
@@ -370,7 +373,9 @@ class Engine:
             for ts in sp.task_specs.values():
                 props = properties(ts)
                 shared = {r.strip() for r in props.get("shareWith", "").split(",") if r.strip()}
-                mine = (getattr(ts, "manual", False) and ts.lane in roles) or bool(shared & set(roles))
+                # the forms of their lanes' tasks, and the start form of a process their role starts
+                filled = getattr(ts, "manual", False) or type(ts).__name__ == "StartEvent"
+                mine = (filled and ts.lane in roles) or bool(shared & set(roles))
                 if not mine:
                     continue
                 form = props.get("formJsonSchemaFilename")

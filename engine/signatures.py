@@ -16,12 +16,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-import sqlalchemy as sa
-
 from . import chain, history
 from .actors import Actor
 from .errors import InvalidFormData
-from .models import Event, utcnow
+from .models import utcnow
 
 MEANINGS = ("authorship", "review", "approval")
 #: how the signer was re-identified; the engine only accepts what a caller can have checked
@@ -65,21 +63,10 @@ def verify_signer(identity, actor: Actor, password: str | None, *, case_id: str,
     """Re-check the signer's password before a signature step. Returns the ``signature`` argument for
     :meth:`Engine.complete_task`. A wrong password is recorded (``signature.failed``) and raises
     AuthenticationFailed; too many recent failures raise TooManyAttempts (``signature.throttled``)."""
-    from .identity import FAILED_LOGIN_WINDOW, MAX_FAILED_LOGINS, AuthenticationFailed, TooManyAttempts
-
     if not password:
         raise InvalidFormData(f"this task is an electronic signature ({meaning}): re-enter your password",
                               [{"field": "/signature/password", "message": "is required"}], meaning=meaning)
     details = {"case_id": case_id, "task_id": task_id, "element_id": element_id, "meaning": meaning}
-    with identity.db.read() as s:
-        failures = s.scalar(sa.select(sa.func.count(Event.id)).where(
-            Event.case_id.is_(None), Event.action == "signature.failed", Event.actor == actor.username,
-            Event.occurred_at >= utcnow() - FAILED_LOGIN_WINDOW))
-    if failures >= MAX_FAILED_LOGINS:
-        identity.record_system_event(actor.username, "signature.throttled", details)
-        raise TooManyAttempts(f"too many failed signatures; try again in {FAILED_LOGIN_WINDOW.seconds // 60} "
-                              "minutes", retry_after=int(FAILED_LOGIN_WINDOW.total_seconds()))
-    if not identity.verify_password(actor.username, password):
-        identity.record_system_event(actor.username, "signature.failed", details)
-        raise AuthenticationFailed("the password does not match: the signature was not applied")
+    # counted before the password is checked, so parallel attempts are held to the limit (engine/throttle.py)
+    identity.check_signature_password(actor.username, password, details)
     return {"method": "password", "meaning": meaning}

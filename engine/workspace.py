@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import history, redaction
+from . import history, redaction, starting
 from .access import actionable_tasks, case_visible, inspector_on_case, read_only, sees_all_cases, visible_cases
 from .actors import Actor
 from .db import Database
@@ -112,7 +112,7 @@ class Workspace:
         """Start a case (for the caller's organisation unless another is named) and return it as the caller
         sees it."""
         org = organisation_id or actor.organisation_id
-        return self.engine.start_case(process_key, actor, org, data, business_key, viewer=actor)
+        return self.engine.start_case(process_key, actor, org, data, business_key, viewer=actor, declared=True)
 
     def complete(self, actor: Actor, task_id: str, data: dict | None,
                  signature: dict | None = None) -> CaseView:
@@ -200,6 +200,8 @@ class Workspace:
         """A for-cause surveillance audit of a laboratory, started now (who may start it: the diagram's start
         lane)."""
         data = {"audit_type": "for_cause", "reason": reason, "accreditation_case_id": accreditation_case_id}
+        with self.db.read() as s:
+            starting.check_organisation(s, organisation_id)
         return self.engine.start_case("surveillance_audit", actor, organisation_id, data, viewer=actor)
 
     def _visible_case(self, actor: Actor, case_id: str, s=None) -> Case:

@@ -122,6 +122,7 @@ class Api:
         else:
             r = client.post("/api/session", json={"username": self.username(who), "password": PASSWORD})
             assert r.status_code == 200, r.get_json()
+            same_origin(client)
         return client
 
     def start(self, who: str = "applicant_a", process_key: str = "two_step", **body) -> dict:
@@ -164,6 +165,13 @@ def make_api(template_db, tmp_path):
 @pytest.fixture
 def api(make_api) -> Api:
     return make_api()
+
+
+def same_origin(client):
+    """Make a test client send what a browser sends with a request from a page of this site: cookie-signed
+    writes without it are refused as cross-site (api/auth.py check_same_origin)."""
+    client.environ_base["HTTP_SEC_FETCH_SITE"] = "same-origin"
+    return client
 
 
 def assert_problem(response, status: int) -> dict:

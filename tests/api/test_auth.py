@@ -7,7 +7,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import time_machine
 
-from .conftest import PASSWORD, assert_problem
+from .conftest import PASSWORD, assert_problem, same_origin
 
 
 def test_no_credentials_is_401_problem(api):
@@ -39,7 +39,7 @@ def test_revoked_token_is_401(api):
 
 
 def test_login_me_logout(api):
-    client = api.app.test_client()
+    client = same_origin(api.app.test_client())
     r = client.post("/api/session", json={"username": "carol", "password": PASSWORD})
     assert r.status_code == 200
     assert r.get_json()["username"] == "carol" and r.get_json()["roles"] == ["coordinator"]
@@ -55,7 +55,7 @@ def test_login_me_logout(api):
 
 def test_a_copied_session_cookie_dies_at_sign_out(api):
     """Signing out revokes the session on the server, not only in the browser that signed out."""
-    client = api.app.test_client()
+    client = same_origin(api.app.test_client())
     assert client.post("/api/session", json={"username": "carol", "password": PASSWORD}).status_code == 200
     stolen = client.get_cookie("session").value
     thief = api.app.test_client()

@@ -137,7 +137,7 @@ def test_unknown_ids_are_404_problems(api, case):
         assert_problem(carol.post(url, json={"data": {}} if url.endswith("complete") else None), 404)
 
 
-@pytest.mark.parametrize("method,url", [("put", "/api/cases"), ("delete", "/api/tasks"), ("get", "/api/tokens"),
+@pytest.mark.parametrize("method,url", [("put", "/api/cases"), ("delete", "/api/tasks"), ("put", "/api/tokens"),
                                         ("patch", "/api/me")])
 def test_wrong_method_is_405_problem(api, method, url):
     r = getattr(api.client("coordinator"), method)(url)

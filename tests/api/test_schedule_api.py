@@ -30,6 +30,7 @@ def env(tmp_path):
 def client(app, username):
     c = app.test_client()
     assert c.post("/api/session", json={"username": username, "password": PASSWORD}).status_code == 200
+    c.environ_base["HTTP_SEC_FETCH_SITE"] = "same-origin"  # as a browser on this site (CSRF check)
     return c
 
 

@@ -116,7 +116,8 @@ def test_inactive_user_cannot_log_in(identity, db):
     assert identity.get_user("alice").active is False
     assert identity.actor("alice") is None
     assert identity.verify_password("alice", PASSWORD) is False
-    assert ("admin", "user.deactivated", {"username": "alice"}) in system_events(db)
+    assert ("admin", "user.deactivated", {"username": "alice", "sessions_ended": 0, "tokens_revoked": 0}) \
+        in system_events(db)
 
 
 @pytest.mark.parametrize("kwargs, field", [
@@ -163,7 +164,7 @@ def test_tokens_issue_resolve_revoke_and_only_hash_stored(identity, db):
         dumped = [tuple(str(v) for v in r) for r in s.execute(sa.text("SELECT * FROM api_token")).all()]
     assert len(rows) == 1
     assert rows[0].token_hash == hashlib.sha256(token.encode()).hexdigest()
-    assert rows[0].name == "ci" and rows[0].last_used_at is not None
+    assert rows[0].name == "ci" and rows[0].last_used_at is not None and rows[0].expires_at is not None
     assert not any(token in v for row in dumped for v in row)
 
     second = identity.issue_token("alice")

@@ -66,6 +66,7 @@ class Site:
         client = self.app.test_client()
         r = client.post("/api/session", json={"username": self.username(who), "password": PASSWORD})
         assert r.status_code == 200, r.get_json()
+        client.environ_base["HTTP_SEC_FETCH_SITE"] = "same-origin"  # as a browser on this site (CSRF check)
         return client
 
     def start(self, process_key: str, who: str = "applicant", **body) -> dict:

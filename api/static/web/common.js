@@ -88,6 +88,7 @@ const Accredit = (() => {
       document.getElementById('who-name').textContent = `${user.display_name || user.username} (${user.roles.join(', ')})`;
       document.getElementById('who').hidden = false;
       document.getElementById('nav').hidden = false;
+      for (const link of document.querySelectorAll('[data-needs-role]')) link.hidden = !user.roles.includes(link.dataset.needsRole);
       return user;
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return null;

@@ -7,9 +7,14 @@
   const state = {page: 1, total: 0, user: null};
   const caseKeys = new Map();  // case id -> business key (the task list carries only the case id)
 
+  /** Where to go after signing in: only ever a path of this site. Resolved the way the browser will resolve
+      it, so tricks such as "/\\evil.example", "/\t/evil.example" or "https:evil" cannot leave the site. */
   function nextPath() {
     const next = new URLSearchParams(location.search).get('next') || '';
-    return next.startsWith('/') && !next.startsWith('//') ? next : null;  // same origin only
+    if (!next.startsWith('/')) return null;
+    let url;
+    try { url = new URL(next, location.origin); } catch (e) { return null; }
+    return url.origin === location.origin ? url.pathname + url.search + url.hash : null;
   }
 
   async function start() {

@@ -1,7 +1,7 @@
 """signed checkpoints of the audit chains
 
 Revision ID: 0007_records
-Revises: 0005
+Revises: 0006_sessions_accounts
 Create Date: 2026-11-30
 """
 from alembic import op
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 
 
 revision = '0007_records'
-down_revision = '0005'
+down_revision = '0006_sessions_accounts'
 branch_labels = None
 depends_on = None
 
