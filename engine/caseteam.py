@@ -20,6 +20,7 @@ learns that an inspector declared a conflict. Rows are never deleted: a removal 
 """
 from __future__ import annotations
 
+import uuid
 from typing import TYPE_CHECKING
 
 import sqlalchemy as sa
@@ -151,4 +152,19 @@ def _end(op: Operation, loaded: Loaded, member: CaseMember, reason: str, where: 
     op.s.flush()
     history.record(op.s, loaded, op.actor, "team.member_removed",
                    data={"username": member.username, "role": member.role, "reason": reason, **where})
+    _release_claims(op, loaded, member.username)
+
+
+def _release_claims(op: Operation, loaded: Loaded, username: str) -> None:
+    """A member who leaves gives back the tasks of the case they had claimed, so the rest of the team can take
+    them (a claim would otherwise block everyone until a coordinator released it)."""
+    claimed = op.s.scalars(sa.select(HumanTask).where(HumanTask.case_id == loaded.row.id,
+                                                      HumanTask.status == "ready", HumanTask.claimed_by == username))
+    for row in claimed:
+        task = loaded.wf.get_task_from_id(uuid.UUID(row.id))
+        if task is None or task.state != TaskState.READY:
+            continue  # completed in this very step: its claim stays on the record
+        row.claimed_by = None
+        history.record(op.s, loaded, op.actor, "task.unclaimed",
+                       data={"task_id": row.id, "element_id": row.element_id, "was": username})
 

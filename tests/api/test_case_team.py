@@ -93,9 +93,12 @@ def test_removed_and_conflicted_inspectors_are_refused_and_can_be_named_again(ap
         _allowed(inspector, case_id)
         assert _inbox(inspector) == ["inspect"]  # unassigned: any member may take it
 
-    # the team is named again without iris: she is refused at once, everywhere
+    assert iris.post(f"/api/tasks/{inspect}/claim").status_code == 200
+
+    # the team is named again without iris: she is refused at once, everywhere, and her claim is given back
     _complete(carol, _task(carol, case_id, "change_team"), {"team": ["ivan"]})
     _refused(iris, case_id, inspect)
+    assert carol.get(f"/api/tasks/{inspect}").get_json()["claimed_by"] is None
     _allowed(ivan, case_id)
     assert sorted(_inbox(ivan)) == ["declare", "inspect"]
 
