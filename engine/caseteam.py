@@ -40,7 +40,8 @@ REVOKE_PROPERTY = "revokesMembershipIf"
 
 
 def update(op: Operation, loaded: Loaded, before: dict) -> None:
-    """Apply the team declarations of every human task completed since ``before`` (a state snapshot)."""
+    """Apply the team declarations of every element completed since ``before`` (a state snapshot). Costs no
+    query unless such an element completed: most steps declare nothing."""
     done = [t for t in all_tasks(loaded.wf)
             if is_visible(t) and t.state == TaskState.COMPLETED and before.get(t.id) != TaskState.COMPLETED
             and _declares(t)]
