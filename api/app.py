@@ -19,7 +19,7 @@ from .problems import register_error_handlers
 
 
 #: what answers without credentials: signing in, health, and the API description
-_PUBLIC = ("/api/session", "/api/health", "/api/openapi.json", "/api/docs")
+_PUBLIC = ("/api/session", "/api/health", "/healthz", "/readyz", "/api/openapi.json", "/api/docs")
 
 
 @dataclass
@@ -49,6 +49,7 @@ def env_config() -> dict:
         "SESSION_MAX_HOURS": float(env.get("ACCREDIT_SESSION_MAX_HOURS", "12")),
         "TOKEN_DAYS": float(env.get("ACCREDIT_TOKEN_DAYS", "90")),
         "SECURE_COOKIES": env.get("ACCREDIT_SECURE_COOKIES", "0") == "1",
+        "REQUIRE_SCHEDULER": env.get("ACCREDIT_REQUIRE_SCHEDULER", "1") != "0",
         "DEPLOY_SHIPPED": env.get("ACCREDIT_DEPLOY_SHIPPED", "1") != "0",
         "DEMO": env.get("ACCREDIT_DEMO", "0") == "1",
     }
@@ -87,6 +88,9 @@ def _require_secret_key(app: Flask, identity: Identity) -> None:
 
 def create_app(config: dict | None = None) -> Flask:
     app = Flask(__name__)
+    from .logging import install as install_request_logging
+
+    install_request_logging(app)  # first: every later hook and error handler sees the request id
     app.json.sort_keys = False  # forms keep their schema's field order on the page
     app.config.update(env_config())
     app.config.update(config or {})
@@ -117,8 +121,18 @@ def create_app(config: dict | None = None) -> Flask:
     from .web_admin import bp as admin_pages
 
     register(api, app)
+    from .resources.meta import _live, _ready
+
+    app.add_url_rule("/healthz", "healthz", _live)  # liveness and readiness at the conventional root paths
+    app.add_url_rule("/readyz", "readyz", _ready)
     app.register_blueprint(web_pages)  # staff web pages (docs/web-ui.md)
     app.register_blueprint(admin_pages)  # administration page (docs/admin-guide.md)
+    from .web_audit import bp as audit_pages
+
+    app.register_blueprint(audit_pages)  # audit console and step heat (docs/auditor-guide.md)
+    from .web_studio import bp as studio_pages
+
+    app.register_blueprint(studio_pages)  # the process studio (docs/quality-manager-guide.md)
 
     @app.before_request
     def _authenticate_first():

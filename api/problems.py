@@ -1,7 +1,7 @@
 """RFC 9457 problem details for every API error — never an HTML page or a stack trace."""
 from __future__ import annotations
 
-from flask import Flask, jsonify, request
+from flask import Flask, jsonify, render_template, request
 from werkzeug.exceptions import HTTPException
 
 from engine.errors import (
@@ -33,6 +33,10 @@ def problem(status: int, detail: str | None = None, *, kind: str | None = None, 
     if detail:
         body["detail"] = detail
     body.update({k: v for k, v in extra.items() if v is not None})
+    from .logging import request_id
+
+    if request and request_id():
+        body.setdefault("request_id", request_id())  # the same id as the response header and the log line
     response = jsonify(body)
     response.status_code = status
     response.content_type = "application/problem+json"
@@ -74,6 +78,31 @@ def _record_denial(app: Flask, exc: EngineError) -> None:
         app.logger.exception("could not record a permission denial")
 
 
+#: what people read as HTML when a page address fails (JSON problem details stay for /api/…)
+_PAGE_MESSAGES = {404: ("Page not found", "There is no page at this address. It may have been mistyped, or the "
+                                          "link that brought you here is out of date."),
+                  405: ("Not allowed here", "This address does not accept that kind of request.")}
+
+
+def _is_page(path: str) -> bool:
+    """Browser pages (everything outside /api/ and the static assets) answer HTML errors."""
+    return not (path == "/api" or path.startswith(("/api/", "/assets/")))
+
+
+def _page_error(exc: HTTPException):
+    """An HTML error page with the site's layout and a link home, with the HTTP status kept."""
+    status = exc.code or 500
+    title, message = _PAGE_MESSAGES.get(status, (_TITLES.get(status, "Error"), exc.description or ""))
+    body = render_template("errors/page.html", page="error", status=status, title=title, message=message,
+                           path=request.path)
+    headers = {k: v for k, v in exc.get_headers() if k.lower() == "allow"}
+    from .web import CSP
+
+    headers.update({"Content-Type": "text/html; charset=utf-8", "Cache-Control": "no-store",
+                    "X-Content-Type-Options": "nosniff", "Content-Security-Policy": CSP})
+    return body, status, headers
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(EngineError)
     def _engine_error(exc: EngineError):
@@ -89,6 +118,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if _is_page(request.path):
+            return _page_error(exc)
         data = getattr(exc, "data", None) or {}
         extra = {}
         if "messages" in data:  # webargs / marshmallow validation

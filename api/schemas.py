@@ -119,8 +119,12 @@ class TaskQuerySchema(PageArgs):
 
 
 def page_schema(item, name):
-    return type(name, (Schema,), {"items": fields.List(fields.Nested(item)), "total": fields.Integer(),
-                                  "page": fields.Integer(), "per_page": fields.Integer()})
+    return type(name, (Schema,), {
+        "items": fields.List(fields.Nested(item)),
+        "total": fields.Integer(metadata={"description": "matching items, counted up to a cap (see total_capped)"}),
+        "total_capped": fields.Boolean(dump_default=False, metadata={
+            "description": "true when there are more than `total` matching items (the count stops at the cap)"}),
+        "page": fields.Integer(), "per_page": fields.Integer()})
 
 
 CasePageSchema = page_schema(CaseSchema, "CasePageSchema")

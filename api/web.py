@@ -8,13 +8,13 @@ from flask import Blueprint, make_response, render_template
 bp = Blueprint("web", __name__, template_folder="templates", static_folder="static", static_url_path="/assets")
 
 #: scripts only from this origin; inline styles are needed by json-editor and bpmn-js (they set style attributes)
-_CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
+CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:; "
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
 def _page(template: str, **context):
     response = make_response(render_template(f"web/{template}", **context))
-    response.headers["Content-Security-Policy"] = _CSP
+    response.headers["Content-Security-Policy"] = CSP
     response.headers["X-Content-Type-Options"] = "nosniff"
     response.headers["Referrer-Policy"] = "same-origin"
     response.headers["Cache-Control"] = "no-store"

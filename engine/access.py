@@ -58,19 +58,24 @@ def case_visible(s, actor: Actor, case: Case) -> bool:
 
 
 def actionable_tasks(actor: Actor):
-    """A WHERE clause on HumanTask for the tasks ``actor`` may act on (claim, complete)."""
-    roles = sorted(actor.roles)
-    clause = sa.and_(
-        HumanTask.role.in_(roles),
-        sa.or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username),
-    )
-    if "applicant" in actor.roles:
-        clause = sa.and_(clause, sa.or_(HumanTask.role != "applicant",
-                                        HumanTask.organisation_id == (actor.organisation_id or "")))
-    if "inspector" in actor.roles:
-        clause = sa.and_(clause, sa.or_(HumanTask.role != "inspector",
-                                        HumanTask.case_id.in_(inspector_case_ids(actor))))
-    return clause
+    """A WHERE clause on HumanTask for the tasks ``actor`` may act on (claim, complete).
+
+    Written as one conjunction per role the actor holds (an applicant: its organisation's applicant tasks;
+    an inspector: inspector tasks of the cases whose team they are on; any other role: its tasks), so that for
+    the usual one-role user the clause is plain equalities an inbox index serves in sort order."""
+    per_role = []
+    for role in sorted(actor.roles):
+        if role == "applicant":
+            per_role.append(sa.and_(HumanTask.role == role,
+                                    HumanTask.organisation_id == (actor.organisation_id or "")))
+        elif role == "inspector":
+            per_role.append(sa.and_(HumanTask.role == role, HumanTask.case_id.in_(inspector_case_ids(actor))))
+        else:
+            per_role.append(HumanTask.role == role)
+    if not per_role:
+        return sa.false()
+    return sa.and_(sa.or_(*per_role) if len(per_role) > 1 else per_role[0],
+                   sa.or_(HumanTask.assignee.is_(None), HumanTask.assignee == actor.username))
 
 
 def task_actionable(s, actor: Actor, task: HumanTask) -> bool:

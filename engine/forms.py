@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 
 from .errors import InvalidFormData, ProcessError
 from .models import ProcessDefinition
+from .sandbox.patterns import form_validator
 
 
 def form_schema(definition: ProcessDefinition, form: str | None, files: dict | None = None) -> dict | None:
@@ -50,7 +51,7 @@ def validate_form(schema: dict | None, form: str | None, data: dict, task, sessi
             raise InvalidFormData(f"task '{label}' takes no data",
                                   [{"field": f"/{k}", "message": "unexpected field"} for k in data])
         return
-    validator = jsonschema.Draft202012Validator(schema, format_checker=_format_checker(session))
+    validator = form_validator(schema, _format_checker(session))  # patterns on RE2: linear time
     errors = []
     for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
         path = "/" + "/".join(str(p) for p in err.absolute_path)

@@ -31,6 +31,8 @@ from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from .actors import LANE_ROLES
 from .sandbox import lint
+from .sandbox.patterns import pattern_problems
+from .sandbox.results import timer_value_problem
 
 SIGNATURE_MEANINGS = ("approval", "review", "authorship")
 _BARE_DURATION = re.compile(r"^R?\d*/?P[0-9YMWDTHS.,]+$", re.I)
@@ -143,6 +145,8 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
         return lib
 
     forms = _check_forms(files, lib)
+    for name in dmn_files:
+        _check_dmn(name, files[name], lib)
     unresolved = _check_call_activities(roots, set(parser.get_process_ids()), lib, resolvable_from)
     user_task_ids: set[str] = set()
     specs_by_key = {}
@@ -245,6 +249,11 @@ def _check_forms(files: dict[str, str], lib: Library) -> dict[str, dict]:
             where = "/".join(str(p) for p in exc.path)
             lib.problems.append(Problem("error", f"form is not a valid JSON Schema at '{where}': {exc.message}", name))
             continue
+        bad_patterns = pattern_problems(schema)
+        for message in bad_patterns:
+            lib.problems.append(Problem("error", message, name))
+        if bad_patterns:
+            continue
         forms[name] = schema
     return forms
 
@@ -259,6 +268,45 @@ def _lint_code(lib, lines, element_id, what, source, mode):
         return
     for msg in lint(source, mode):
         _problem_at(lib, lines, "error", element_id, f"{what}: {msg}")
+
+
+#: Longest DMN cell (characters): SpiffWorkflow rewrites match cells with a backtracking regex at run time.
+MAX_DMN_CELL = 2000
+
+
+def _check_dmn(file_name: str, text: str, lib: Library) -> None:
+    """Every DMN input expression, input entry and output entry compiles under the sandbox (the parser
+    checks none of them): as SpiffWorkflow evaluates them — an input entry either uses ``?`` or is
+    appended to its input expression (``< 6``) or compared with it (``"grant"``)."""
+    root = etree.fromstring(text.encode("utf-8"))
+    for node in root.iter():
+        if not isinstance(node.tag, str) or etree.QName(node).localname != "text":
+            continue
+        parent = node.getparent()
+        kind = etree.QName(parent).localname if parent is not None else ""
+        if kind not in ("inputExpression", "inputEntry", "outputEntry"):
+            continue
+        source = (node.text or "").strip()
+        owner = next((a for a in node.iterancestors() if a.get("id")), parent)
+        element, where = owner.get("id"), (file_name, node.sourceline)
+        if len(source) > MAX_DMN_CELL:
+            lib.problems.append(Problem("error", f"DMN {kind} is {len(source)} characters long (limit {MAX_DMN_CELL})",
+                                        file_name, element, node.sourceline))
+            continue
+        if not source or (kind == "inputEntry" and source == "-"):
+            continue
+        if kind == "inputEntry":
+            rewritten = re.sub(r"\?", "dmninputexpr", source)
+            if "dmninputexpr" in rewritten:
+                candidates = [rewritten]
+            else:
+                candidates = [f"dmninputexpr {source}", f"(dmninputexpr) == ({source})"]
+            messages = [lint(c, "eval") for c in candidates]
+            messages = min(messages, key=len)
+        else:
+            messages = lint(source, "eval")
+        for msg in messages:
+            _problem_at(lib, {element: where}, "error", element, f"DMN {kind}: {msg}")
 
 
 def _check_timer(lib, lines, task_spec, event_definition):
@@ -281,6 +329,10 @@ def _check_timer(lib, lines, task_spec, event_definition):
         return
     if isinstance(node, ast.Constant) and isinstance(node.value, str):
         value = node.value
+        problem = timer_value_problem(value, isinstance(event_definition, CycleTimerEventDefinition))
+        if problem:  # before parsing: SpiffWorkflow loops once per month of a duration
+            _problem_at(lib, lines, "error", element, problem)
+            return
         try:
             if isinstance(event_definition, CycleTimerEventDefinition):
                 TimerEventDefinition.parse_iso_recurring_interval(value)

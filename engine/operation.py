@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import caseteam, history
+from . import caseteam, history, pruning, stepping
 from .actors import Actor
 from .errors import Conflict, NotFound, ProcessError
 from .models import Case, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
@@ -117,12 +117,7 @@ class Operation:
         self.dirty[loaded.row.id] = None
         try:
             action()
-            for _ in range(1000):
-                before = snapshot(wf)
-                wf.refresh_timers()
-                wf.do_engine_steps()
-                if snapshot(wf) == before:
-                    break
+            stepping.advance(wf)  # the library's own stepping stalls in deep trees (engine/stepping.py)
         except (SandboxViolation, ScriptTimeout) as exc:
             raise ProcessError(str(exc), case_id=loaded.row.id) from exc
         except SpiffWorkflowException as exc:
@@ -215,6 +210,7 @@ class Operation:
         if wf.completed and row.status == "running":
             row.status, row.outcome, row.ended_at = "completed", end_event_reached(wf), now
             history.record(self.s, loaded, self.actor, "case.ended", data={"outcome": row.outcome})
+        pruning.prune(wf)  # after the history diff: only the finished past SpiffWorkflow no longer reads
         row.state = self.engine.serializer.dump_state(wf)
         row.updated_at = now
 

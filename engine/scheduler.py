@@ -21,6 +21,7 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
+from . import health
 from .models import utcnow
 from .services import Engine
 
@@ -68,6 +69,9 @@ class TimerScheduler:
         if self.resync_seconds:
             self._scheduler.add_job(self.rearm, "interval", seconds=self.resync_seconds, id="accredit-resync",
                                     jobstore="local", replace_existing=True)
+        self._scheduler.add_job(self._beat, "interval", seconds=health.HEARTBEAT_SECONDS, id="accredit-heartbeat",
+                                jobstore="local", replace_existing=True)
+        self._beat()
         if not self.engine.db.is_sqlite:
             self._listener = threading.Thread(target=self._listen, name="accredit-timers-listen", daemon=True)
             self._listener.start()
@@ -94,12 +98,23 @@ class TimerScheduler:
                 log.exception("timer notifications lost; reconnecting")
                 self._stopping.wait(5)
 
+    def _beat(self) -> None:
+        """The heartbeat readiness reads (engine.health): a failure to write it is logged, never fatal."""
+        try:
+            health.beat(self.engine.db)
+        except Exception:  # noqa: BLE001 - readiness will say the scheduler is not reporting
+            log.exception("scheduler heartbeat not written")
+
     def shutdown(self) -> None:
         self._stopping.set()
         if self._listener is not None:
             self._listener.join(timeout=5)
         self._scheduler.shutdown(wait=True)
         _ACTIVE.pop(self.key, None)
+        try:
+            health.forget(self.engine.db)
+        except Exception:  # noqa: BLE001 - a stale heartbeat simply expires
+            log.exception("scheduler heartbeat not removed")
 
     # -- work --------------------------------------------------------------------------------------
     def next_wakeup(self) -> datetime | None:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import functools
 import threading
-import uuid
 from datetime import datetime
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from .models import Case, Event, HumanTask, ProcessDefinition, Timer, utcnow
 from .sandbox import make_script_engine
 from .serialization import StateSerializer
 from .workflow_state import (
+    find_task,
     properties,
 )
 
@@ -199,7 +199,7 @@ class Engine:
         ui = self.form_schema(case.definition, row.ui_form)
         data = {}
         if schema is not None and row.status == "ready" and with_data:
-            task = self._deserialize(case).get_task_from_id(uuid.UUID(task_id))
+            task = find_task(self._deserialize(case), task_id)
             fields = set(schema.get("properties", {}))
             data = {k: v for k, v in (task.data if task else {}).items() if k in fields}
         return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history._jsonable(data)}
@@ -231,7 +231,7 @@ class Engine:
             if ref.status != "ready":
                 raise Conflict(f"task '{ref.name or ref.element_id}' is already {ref.status}",
                                task_id=task_id, status=ref.status)
-            task = loaded.wf.get_task_from_id(uuid.UUID(task_id))
+            task = find_task(loaded.wf, task_id)  # None once completed and pruned
             if task is None or task.state != TaskState.READY or not task.task_spec.manual:
                 raise Conflict("the task is no longer ready (the case moved on)", task_id=task_id)
             role = self._check_may_complete(s, loaded, task, ref, actor)

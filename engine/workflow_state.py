@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from uuid import UUID
 
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -19,6 +20,21 @@ def all_tasks(wf):
     yield from wf.tasks.values()
     for sub in wf.subprocesses.values():
         yield from sub.tasks.values()
+
+
+def find_task(wf, task_id):
+    """The task with this id in the workflow or its sub-processes, or None. Unlike ``get_task_from_id`` this
+    does not raise for an unknown id: a completed task may have been pruned (engine/pruning.py), which for a
+    caller means the same as finding it completed — it is no longer ready."""
+    key = task_id if isinstance(task_id, UUID) else UUID(str(task_id))
+    task = wf.tasks.get(key)
+    if task is not None:
+        return task
+    for sub in wf.subprocesses.values():
+        task = sub.tasks.get(key)
+        if task is not None:
+            return task
+    return None
 
 
 def is_visible(task) -> bool:

@@ -11,6 +11,23 @@ def health():
     return jsonify({"status": "ok"})
 
 
+def _live():
+    """Liveness: the process answers; nothing else is touched (a restart is the only remedy if not)."""
+    return jsonify({"status": "ok"})
+
+
+def _ready():
+    """Readiness: the database answers and a timer scheduler has reported within the last minute (see
+    engine/health.py). 503 with what failed otherwise — a load balancer sends no traffic until it is 200."""
+    from flask import current_app
+
+    from engine.health import readiness
+
+    result = readiness(current_app.extensions["accredit"].db,
+                       require_scheduler=current_app.config.get("REQUIRE_SCHEDULER", True))
+    return jsonify({"status": "ready" if result["ready"] else "not ready", **result}), 200 if result["ready"] else 503
+
+
 @bp.get("/docs/assets/<path:filename>")
 def swagger_assets(filename):
     import swagger_ui_bundle

@@ -61,3 +61,14 @@ def two_step(pid="two_step", script="result = answer.upper()"):
         + flow("f4", "review", "end_yes"))
     lanes = {"applicant": ["start", "ask", "compute", "gw", "end_no"], "coordinator": ["review", "end_yes"]}
     return {f"{pid}.bpmn": process(pid, lanes, body), "simple.json": SIMPLE_FORM}
+
+
+def user_loop(pid="loop"):
+    """start → again (applicant) → more? — 'yes' goes back to again, anything else ends: a loop whose
+    every pass is one human task and one gateway."""
+    body = ('<bpmn:startEvent id="start"/>' + user_task("again", "Again", "simple.json")
+            + '<bpmn:exclusiveGateway id="more" name="More?" default="f_end"/><bpmn:endEvent id="end" name="Done"/>'
+            + flow("f1", "start", "again") + flow("f2", "again", "more")
+            + flow("f_again", "more", "again", 'answer == "yes"', "Again") + flow("f_end", "more", "end", name="Done"))
+    return {f"{pid}.bpmn": process(pid, {"applicant": ["start", "again", "more", "end"]}, body),
+            "simple.json": SIMPLE_FORM}

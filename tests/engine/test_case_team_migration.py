@@ -32,6 +32,13 @@ def _migrate(database, revision: str, down: bool = False) -> None:
         (command.downgrade if down else command.upgrade)(cfg, revision)
 
 
+def _before_case_team(database) -> str:
+    from alembic.script import ScriptDirectory
+
+    cfg = alembic_config(database.engine.url.render_as_string(hide_password=False))
+    return ScriptDirectory.from_config(cfg).get_revision("0009_case_team").down_revision
+
+
 @pytest.mark.parametrize("backend", ["db", "pg_db"])
 def test_upgrade_makes_assigned_and_claiming_inspectors_members(request, backend, actors):
     database = request.getfixturevalue(backend)
@@ -40,7 +47,7 @@ def test_upgrade_makes_assigned_and_claiming_inspectors_members(request, backend
     case = engine.start_case("legacy", actors["coordinator"], "lab-a", {"inspector_name": "ivan"})
     untouched = engine.start_case("legacy", actors["coordinator"], "lab-a", {"inspector_name": None})
     second = next(t for t in case.tasks if t.element_id == "second")
-    _migrate(database, "0007_records", down=True)  # as the database was before the case team
+    _migrate(database, _before_case_team(database), down=True)  # as the database was before the case team
     with database.engine.begin() as conn:
         conn.execute(sa.text("UPDATE human_task SET claimed_by = 'iris' WHERE id = :id"), {"id": second.id})
     _migrate(database, "head")

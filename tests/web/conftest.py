@@ -22,7 +22,8 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic"
                  "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 
 #: key -> (username, roles, organisation)
-USERS = {"applicant": ("alice", ["applicant"], "lab-a"), "coordinator": ("carol", ["coordinator"], None)}
+USERS = {"applicant": ("alice", ["applicant"], "lab-a"), "coordinator": ("carol", ["coordinator"], None),
+         "quality_manager": ("quinn", ["quality_manager"], None)}
 
 
 def signed_bundle():

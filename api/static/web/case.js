@@ -22,6 +22,8 @@
       return;
     }
     showCase(theCase);
+    // an auditor only reads (engine.access.READ_ONLY_ROLES): no comment box that would always answer 403
+    document.getElementById('comment-form').hidden = user.roles.every((r) => r === 'auditor');
     document.getElementById('comment-form').addEventListener('submit', addComment);
     await Promise.all([
       attachments(),

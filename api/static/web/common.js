@@ -46,7 +46,8 @@ const Accredit = (() => {
 
   async function handle(response) {
     const type = response.headers.get('Content-Type') || '';
-    const data = type.includes('json') ? await response.json() : null;
+    // a 204 (sign-out) may still say application/json: there is no body to read
+    const data = type.includes('json') && response.status !== 204 ? await response.json() : null;
     if (response.ok) return data;
     const problem = data || {title: response.statusText};
     if (response.status === 401 && String(problem.type || '').endsWith('/unauthenticated')
@@ -88,7 +89,10 @@ const Accredit = (() => {
       document.getElementById('who-name').textContent = `${user.display_name || user.username} (${user.roles.join(', ')})`;
       document.getElementById('who').hidden = false;
       document.getElementById('nav').hidden = false;
-      for (const link of document.querySelectorAll('[data-needs-role]')) link.hidden = !user.roles.includes(link.dataset.needsRole);
+      // links for some roles only (data-roles="a b"): a convenience, the API still decides what each may read
+      for (const link of document.querySelectorAll('#nav [data-roles]')) {
+        link.hidden = !link.dataset.roles.split(' ').some((r) => user.roles.includes(r));
+      }
       return user;
     } catch (e) {
       if (e instanceof ApiError && e.status === 401) return null;

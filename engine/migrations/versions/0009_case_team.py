@@ -4,7 +4,7 @@ Existing cases keep the inspectors they had: everyone a task of the case is assi
 inspector lane becomes an active member (the rule access used before this table existed).
 
 Revision ID: 0009_case_team
-Revises: 0007_records
+Revises: 0008_inbox_scale
 Create Date: 2026-11-30
 """
 from alembic import op
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 
 revision = '0009_case_team'
-down_revision = '0007_records'
+down_revision = '0008_inbox_scale'
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,132 @@
+"""Is a step in an old case as cheap as a step in a young one? (issue 13: "flat in case age")
+
+One step = ``Engine.complete_task`` on a user-task loop (load the case row, deserialize, check, run the task
+and the engine steps, prune, history diff, inbox/timer indexes, serialize, commit), CPU time of this process
+(``time.process_time``; SQLite runs in-process). Measured in the same run, interleaved:
+
+- young: the first step of a freshly started case;
+- old: a step of one case that has already taken 1,000 loop steps;
+- baselines: ``json.dumps`` of a fixed ~50 KB document, and the young step itself (ratio 1.0).
+
+Also prints the serialized state size and the deserialize / serialize time of each case.
+
+    python bench/case_age.py [--prior 1000] [--samples 30] [--before 400]
+
+``--before N`` also runs the loop with pruning switched off (the state as SpiffWorkflow keeps it) to N
+prior steps, for comparison; beyond ~500 it would stall without engine/stepping.py.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
+
+import sqlalchemy as sa  # noqa: E402
+
+from engine import pruning  # noqa: E402
+from engine.actors import Actor  # noqa: E402
+from engine.db import Database  # noqa: E402
+from engine.models import Case  # noqa: E402
+from engine.services import Engine  # noqa: E402
+from tests.engine.bpmn_builder import user_loop  # noqa: E402
+
+ALICE = Actor("alice", {"applicant"}, "lab-a")
+ANSWER = {"answer": "yes", "note": "again"}
+
+
+def cpu(fn) -> float:
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
+def fresh_engine() -> Engine:
+    db = Database(f"sqlite:///{tempfile.mkdtemp()}/bench.sqlite")
+    db.migrate()
+    engine = Engine(db)
+    engine.deploy(user_loop())
+    return engine
+
+
+class LoopCase:
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        case = engine.start_case("loop", ALICE, "lab-a")
+        self.id, self.task = case.id, case.tasks[0].id
+
+    def step(self) -> None:
+        case = self.engine.complete_task(self.task, ALICE, ANSWER)
+        self.task = case.tasks[0].id
+
+    def state(self) -> str:
+        with self.engine.db.read() as s:
+            return s.scalar(sa.select(Case.state).where(Case.id == self.id))
+
+    def codec_ms(self) -> tuple[float, float]:
+        """Median CPU ms to deserialize and to serialize this case's state."""
+        with self.engine.db.read() as s:
+            row = s.get(Case, self.id)
+            loads, dumps = [], []
+            for _ in range(10):
+                t0 = time.process_time()
+                wf = self.engine._deserialize(row)
+                loads.append(time.process_time() - t0)
+                dumps.append(cpu(lambda: self.engine.serializer.dump_state(wf)))
+        return statistics.median(loads) * 1000, statistics.median(dumps) * 1000
+
+
+def json_baseline() -> float:
+    doc = {"items": [{"id": i, "name": f"item {i}", "tags": ["a", "b", "c"], "score": i * 0.5} for i in range(600)]}
+    return statistics.median(cpu(lambda: json.dumps(doc)) for _ in range(30))
+
+
+def measure(prior: int, samples: int) -> dict:
+    engine = fresh_engine()
+    old = LoopCase(engine)
+    for _ in range(prior):
+        old.step()
+    young_t, old_t, json_t = [], [], []
+    for _ in range(samples):
+        young = LoopCase(engine)
+        young_t.append(cpu(young.step))
+        old_t.append(cpu(old.step))
+        json_t.append(json_baseline())
+    return {"young": statistics.median(young_t), "old": statistics.median(old_t), "json": statistics.median(json_t),
+            "young_state": len(young.state()), "old_state": len(old.state()),
+            "young_codec": young.codec_ms(), "old_codec": old.codec_ms(), "prior": prior + samples // 2}
+
+
+def report(title: str, r: dict) -> None:
+    print(title)
+    print(f"  baseline json.dumps (~50 KB): {r['json'] * 1000:6.2f} ms CPU")
+    print(f"  young case, 1st step:         {r['young'] * 1000:6.2f} ms CPU  (1.00x)  state {r['young_state'] / 1024:7.1f} KiB"
+          f"  deserialize {r['young_codec'][0]:5.2f} ms, serialize {r['young_codec'][1]:5.2f} ms")
+    print(f"  old case, ~{r['prior']} prior steps: {r['old'] * 1000:6.2f} ms CPU  ({r['old'] / r['young']:.2f}x)  "
+          f"state {r['old_state'] / 1024:7.1f} KiB  deserialize {r['old_codec'][0]:5.2f} ms, "
+          f"serialize {r['old_codec'][1]:5.2f} ms")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--prior", type=int, default=1000, help="loop steps the old case has taken")
+    ap.add_argument("--samples", type=int, default=30, help="interleaved samples per case")
+    ap.add_argument("--before", type=int, default=0, help="also measure with pruning off at this age")
+    args = ap.parse_args()
+    report(f"Step cost by case age (pruning on), median of {args.samples}", measure(args.prior, args.samples))
+    if args.before:
+        pruning.prune = lambda wf: 0  # the engine calls pruning.prune(wf): switched off for this run
+        report(f"Same, pruning off (the state as SpiffWorkflow keeps it), median of {args.samples}",
+               measure(args.before, args.samples))
+
+
+if __name__ == "__main__":
+    main()
