@@ -3,10 +3,11 @@
 * Staff roles (coordinator, committee, auditor, quality manager, admin) see every case. Auditors only
   read: they hold no lane role, and comments and uploads refuse them (:func:`read_only`).
 * An applicant sees only its own organisation's cases.
-* An inspector sees only the cases they are assigned to: a task of the case is (or was) assigned to or
-  claimed by them.
+* An inspector sees only the cases whose team they are on now: an active row of the case-team record
+  (``case_member``, kept by :mod:`engine.caseteam` from what the diagram declares). Being assigned a task is
+  not enough, and a member removed (team changed, conflict of interest declared) loses the case at once.
 * A task is actionable by a user who holds its lane's role, for an applicant only in its organisation, for
-  a task with a diagram ``assignee`` only that user, for an inspector task only inside their cases.
+  a task with a diagram ``assignee`` only that user, for an inspector task only while on the case's team.
 
 Invisible cases answer "not found", never "forbidden": a laboratory must not learn another one's case ids.
 """
@@ -15,7 +16,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from .actors import Actor
-from .models import Case, HumanTask
+from .models import Case, CaseMember, HumanTask
 
 STAFF_ROLES = frozenset({"coordinator", "committee", "auditor", "quality_manager", "admin"})
 
@@ -34,9 +35,8 @@ def read_only(actor: Actor) -> bool:
 
 
 def inspector_case_ids(actor: Actor):
-    """Subquery: ids of the cases an inspector is assigned to."""
-    return sa.select(HumanTask.case_id).where(
-        sa.or_(HumanTask.assignee == actor.username, HumanTask.claimed_by == actor.username))
+    """Subquery: ids of the cases whose team the inspector is on now."""
+    return sa.select(CaseMember.case_id).where(CaseMember.username == actor.username, CaseMember.until.is_(None))
 
 
 def visible_cases(actor: Actor):
@@ -61,7 +61,7 @@ def actionable_tasks(actor: Actor):
     """A WHERE clause on HumanTask for the tasks ``actor`` may act on (claim, complete).
 
     Written as one conjunction per role the actor holds (an applicant: its organisation's applicant tasks;
-    an inspector: inspector tasks assigned to them or in their cases; any other role: its tasks), so that for
+    an inspector: inspector tasks of the cases whose team they are on; any other role: its tasks), so that for
     the usual one-role user the clause is plain equalities an inbox index serves in sort order."""
     per_role = []
     for role in sorted(actor.roles):
@@ -69,9 +69,7 @@ def actionable_tasks(actor: Actor):
             per_role.append(sa.and_(HumanTask.role == role,
                                     HumanTask.organisation_id == (actor.organisation_id or "")))
         elif role == "inspector":
-            per_role.append(sa.and_(HumanTask.role == role,
-                                    sa.or_(HumanTask.assignee == actor.username,
-                                           HumanTask.case_id.in_(inspector_case_ids(actor)))))
+            per_role.append(sa.and_(HumanTask.role == role, HumanTask.case_id.in_(inspector_case_ids(actor))))
         else:
             per_role.append(HumanTask.role == role)
     if not per_role:
@@ -86,13 +84,14 @@ def task_actionable(s, actor: Actor, task: HumanTask) -> bool:
 
 
 def may_act(actor: Actor, task: HumanTask, on_case) -> bool:
-    """:func:`actionable_tasks` for one task already in memory (no query unless it is an inspector task not
-    assigned to the actor: then ``on_case()`` says whether the actor is on the task's case)."""
+    """:func:`actionable_tasks` for one task already in memory (no query unless it is an inspector task: then
+    ``on_case()`` says whether the actor is on the task's team — a diagram assignee who has left the team, e.g.
+    after declaring a conflict of interest, may no longer act)."""
     if task.role not in actor.roles or task.assignee not in (None, actor.username):
         return False
     if "applicant" in actor.roles and task.role == "applicant" and task.organisation_id != (actor.organisation_id or ""):
         return False
-    if "inspector" in actor.roles and task.role == "inspector" and task.assignee != actor.username:
+    if "inspector" in actor.roles and task.role == "inspector":
         return on_case()
     return True
 
@@ -110,6 +109,6 @@ def sees_case(s, actor: Actor, case: Case) -> bool:
 
 
 def inspector_on_case(s, actor: Actor, case_id: str) -> bool:
-    return bool(s.scalar(sa.select(HumanTask.id).where(
-        HumanTask.case_id == case_id,
-        sa.or_(HumanTask.assignee == actor.username, HumanTask.claimed_by == actor.username)).limit(1)))
+    """Whether ``actor`` is an active member of the case's team (:mod:`engine.caseteam`)."""
+    return bool(s.scalar(sa.select(CaseMember.id).where(
+        CaseMember.case_id == case_id, CaseMember.username == actor.username, CaseMember.until.is_(None)).limit(1)))

@@ -395,6 +395,11 @@ def _check_user_task(ts, label, lib, lines, forms, user_task_ids):
         _problem_at(lib, lines, "error", element, f"UI schema '{ui}' of user task '{label}' is missing")
     if props.get("assignee"):
         _lint_code(lib, lines, element, "assignee expression", props["assignee"], "eval")
+    if props.get("revokesMembershipIf"):
+        _lint_code(lib, lines, element, "revokesMembershipIf expression", props["revokesMembershipIf"], "eval")
+    for name in (v.strip() for v in props.get("caseTeam", "").split(",")):
+        if name and not name.isidentifier():
+            _problem_at(lib, lines, "error", element, f"caseTeam names {name!r}, which is not a variable name")
     if "priority" in props:
         try:
             int(props["priority"])

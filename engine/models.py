@@ -365,3 +365,30 @@ class AuditCheckpoint(Base):
     signed_at: Mapped[datetime]
     key_id: Mapped[str] = mapped_column(sa.String(16))
     mac: Mapped[str] = mapped_column(sa.String(64))
+
+
+class CaseMember(Base):
+    """Who is on a case's team (:mod:`engine.caseteam`): the explicit record inspector access comes from.
+
+    A row per membership period: ``until`` NULL while active. Written by the engine, inside the operation's
+    transaction, from what the diagram declares (``caseTeam`` / ``revokesMembershipIf`` task properties);
+    never deleted, so who could read a case when stays answerable (the history has the same as events)."""
+
+    __tablename__ = "case_member"
+    __table_args__ = (
+        sa.Index("ix_case_member_user_active", "username", "until"),
+        sa.Index("ix_case_member_case", "case_id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    case_id: Mapped[str] = mapped_column(sa.ForeignKey("case.id"))
+    username: Mapped[str] = mapped_column(sa.String(200))
+    #: the diagram variable that named the member (e.g. team_leader, inspectors)
+    role: Mapped[str | None] = mapped_column(sa.String(200))
+    since: Mapped[datetime]
+    until: Mapped[datetime | None]
+    #: why the membership began / ended (the declaring element, a conflict of interest, a team change)
+    reason: Mapped[str | None] = mapped_column(sa.Text)
+    ended_reason: Mapped[str | None] = mapped_column(sa.Text)
+    added_by: Mapped[str | None] = mapped_column(sa.String(200))
+    removed_by: Mapped[str | None] = mapped_column(sa.String(200))

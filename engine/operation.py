@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import history, pruning, stepping
+from . import caseteam, history, pruning, stepping
 from .actors import Actor
 from .errors import Conflict, NotFound, ProcessError
 from .models import Case, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
@@ -199,7 +199,9 @@ class Operation:
 
     def _save(self, loaded: Loaded) -> None:
         wf, row, now = loaded.wf, loaded.row, utcnow()
+        before = loaded.before
         history.record_diff(self.s, loaded, self.actor, snapshot(wf))
+        caseteam.update(self, loaded, before)  # who is on the case, as the diagram declares it
         timers, _ = pending_events(wf)
         ready = ready_human_tasks(wf)
         self._notify_fired(loaded, now)

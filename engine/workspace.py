@@ -14,7 +14,7 @@ from pathlib import Path
 import sqlalchemy as sa
 
 from . import history, redaction, starting
-from .access import actionable_tasks, case_visible, read_only, sees_all_cases, visible_cases
+from .access import actionable_tasks, case_visible, inspector_on_case, read_only, sees_all_cases, visible_cases
 from .actors import Actor
 from .db import Database
 from .errors import Conflict, Forbidden, InvalidFormData, NotFound, TooLarge
@@ -327,6 +327,9 @@ class Workspace:
                                       [{"field": "/username", "message": "other organisation"}])
             if task.assignee and task.assignee != username:
                 raise Conflict(f"the diagram assigns this task to {task.assignee}", assignee=task.assignee)
+            if task.role == "inspector" and not inspector_on_case(s, target, case.id):
+                raise InvalidFormData(f"{username} is not on the case's team",
+                                      [{"field": "/username", "message": "not on the case's team"}])
             old = task.claimed_by
             task.claimed_by = username
             history.record(s, _CaseRef(case), actor, "task.assigned", role="coordinator",

@@ -45,11 +45,20 @@ def prio_bundle(pid: str, priority: int):
     return {f"{pid}.bpmn": process(pid, {"applicant": ["start", "answer", "end"]}, body), "simple.json": SIMPLE_FORM}
 
 
+TEAM_FORM = ('{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", '
+             '"additionalProperties": false, "required": ["team"], '
+             '"properties": {"team": {"type": "array", "items": {"type": "string"}, "maxItems": 5}}}')
+
+
 def inspected_bundle():
-    """start (coordinator) → 'inspect' (inspector lane, no form) → end: an inspector sees the case once assigned."""
-    body = ('<bpmn:startEvent id="start"/>' + user_task("inspect", "Inspect", None) + '<bpmn:endEvent id="end"/>'
-            + flow("i1", "start", "inspect") + flow("i2", "inspect", "end"))
-    return {"inspected.bpmn": process("inspected", {"coordinator": ["start"], "inspector": ["inspect", "end"]}, body)}
+    """start → 'name_team' (coordinator; its ``team`` is the case team) → 'inspect' (inspector lane, no form)
+    → end: an inspector sees the case once on its team."""
+    body = ('<bpmn:startEvent id="start"/>' + user_task("name_team", "Name the team", "team.json", {"caseTeam": "team"})
+            + user_task("inspect", "Inspect", None) + '<bpmn:endEvent id="end"/>'
+            + flow("i0", "start", "name_team") + flow("i1", "name_team", "inspect") + flow("i2", "inspect", "end"))
+    return {"inspected.bpmn": process("inspected", {"coordinator": ["start", "name_team"],
+                                                    "inspector": ["inspect", "end"]}, body),
+            "team.json": TEAM_FORM}
 
 
 BUNDLES = [two_step(), linked_bundle(), timer_bundle(), prio_bundle("prio_low", 1), prio_bundle("prio_high", 9),

@@ -137,27 +137,34 @@ def test_not_found_records_no_denial(api):
     assert api.system_events("permission.denied") == []
 
 
-def test_inspector_sees_a_case_only_once_assigned(api):
+def test_inspector_sees_a_case_only_once_on_its_team(api):
     coordinator = api.client("coordinator")
     r = coordinator.post("/api/cases", json={"process": "inspected", "organisation_id": "lab-a"})
     assert r.status_code == 201
     case = r.get_json()
-    task_id = case["tasks"][0]["id"]
     for who in ("inspector", "inspector2"):
         assert_problem(api.client(who).get(f"/api/cases/{case['id']}"), 404)
         assert api.client(who).get("/api/tasks").get_json()["total"] == 0
-    # only someone holding the role may be given the task
-    bad = coordinator.post(f"/api/tasks/{task_id}/assign", json={"username": "alice"})
-    assert [e["field"] for e in assert_problem(bad, 422)["errors"]] == ["/username"]
-    assert coordinator.post(f"/api/tasks/{task_id}/assign", json={"username": "ivan"}).get_json()["claimed_by"] == "ivan"
+    name_team = case["tasks"][0]["id"]
+    r = coordinator.post(f"/api/tasks/{name_team}/complete", json={"data": {"team": ["ivan"]}})
+    assert r.status_code == 200, r.get_json()
+    [inspect] = r.get_json()["tasks"]
+    task_id = inspect["id"]
     ivan, iris = api.client("inspector"), api.client("inspector2")
     assert ivan.get(f"/api/cases/{case['id']}").status_code == 200
-    assert [t["id"] for t in ivan.get("/api/tasks").get_json()["items"]] == [task_id]
+    assert [t["id"] for t in ivan.get("/api/tasks").get_json()["items"]] == [task_id]  # on the team: his inbox
     assert_problem(iris.get(f"/api/cases/{case['id']}"), 404)
+    assert iris.get("/api/tasks").get_json()["total"] == 0
+    # only someone holding the role, and on the case's team, may be given the task
+    bad = coordinator.post(f"/api/tasks/{task_id}/assign", json={"username": "alice"})
+    assert [e["field"] for e in assert_problem(bad, 422)["errors"]] == ["/username"]
+    bad = coordinator.post(f"/api/tasks/{task_id}/assign", json={"username": "iris"})
+    assert [e["field"] for e in assert_problem(bad, 422)["errors"]] == ["/username"]
+    assert coordinator.post(f"/api/tasks/{task_id}/assign", json={"username": "ivan"}).get_json()["claimed_by"] == "ivan"
     assert_problem(iris.post(f"/api/tasks/{task_id}/complete", json={"data": {}}), 404)
     done = ivan.post(f"/api/tasks/{task_id}/complete", json={"data": {}})
     assert done.status_code == 200 and done.get_json()["status"] == "completed"
-    # a completed inspection still counts as the inspector's case
+    # a completed inspection still counts as the inspector's case: he is still on its team
     assert ivan.get(f"/api/cases/{case['id']}").status_code == 200
 
 

@@ -102,3 +102,18 @@ def test_deploy_refuses_invalid_bundle_and_deploys_nothing(engine):
         engine.deploy(_bad_bundle(), deployed_by="qm")
     assert len(info.value.problems) >= 7
     assert engine.definitions() == []
+
+
+def test_team_properties_are_checked_at_deploy():
+    """caseTeam names variables; revokesMembershipIf is sandboxed code like any other expression."""
+    files = two_step()
+    files["two_step.bpmn"] = files["two_step.bpmn"].replace(
+        '<bpmn:userTask id="ask" name="Answer the question"><bpmn:extensionElements><spiffworkflow:properties>',
+        '<bpmn:userTask id="ask" name="Answer the question"><bpmn:extensionElements><spiffworkflow:properties>'
+        '<spiffworkflow:property name="caseTeam" value="team_leader, inspectors[0]"/>'
+        '<spiffworkflow:property name="revokesMembershipIf" value="__import__(\'os\')"/>')
+    lib = load_library(files)
+    errors = " | ".join(str(p) for p in lib.problems if p.severity == "error")
+    assert "inspectors[0]" in errors and "not a variable name" in errors
+    assert "revokesMembershipIf" in errors
+    assert "team_leader'" not in errors

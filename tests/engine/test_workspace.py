@@ -401,14 +401,17 @@ def test_form_may_refer_only_to_files_uploaded_to_that_case(db, engine, ident, w
 
 
 def inspection_bundle():
-    body = ('<bpmn:startEvent id="start"/>'
+    # the start event names the case's team (caseTeam): access comes from that record, not from the task
+    body = ('<bpmn:startEvent id="start"><bpmn:extensionElements><spiffworkflow:properties>'
+            '<spiffworkflow:property name="caseTeam" value="inspector_name"/>'
+            '</spiffworkflow:properties></bpmn:extensionElements></bpmn:startEvent>'
             + user_task("inspect", "Inspect the site", None, {"assignee": "inspector_name"})
             + '<bpmn:endEvent id="end"/>' + flow("i1", "start", "inspect") + flow("i2", "inspect", "end"))
     return {"inspection.bpmn": process("inspection", {"coordinator": ["start"], "inspector": ["inspect", "end"]},
                                        body)}
 
 
-def test_inspector_sees_only_cases_assigned_to_them(db, engine, ident, who, tmp_path):
+def test_inspector_sees_only_cases_whose_team_they_are_on(db, engine, ident, who, tmp_path):
     engine.deploy(inspection_bundle())
     engine.deploy(two_step())
     ws = Workspace(db, engine, ident, tmp_path / "files")
@@ -440,8 +443,26 @@ def test_inspector_sees_only_cases_assigned_to_them(db, engine, ident, who, tmp_
     assert ws.claim(task.id, ivan).claimed_by == "ivan"
     done = engine.complete_task(task.id, ivan, {})
     assert done.status == "completed"
-    # once involved, the inspector keeps seeing the case
+    # on the team, the inspector keeps seeing the case after the work is done
     assert [c.id for c in ws.list_cases(ivan).items] == [case.id]
+
+
+def test_an_assigned_task_alone_gives_an_inspector_nothing(db, engine, ident, who, tmp_path):
+    """The diagram assigns the task to ivan, but no caseTeam names him: he is not on the case."""
+    bundle = inspection_bundle()
+    bundle["inspection.bpmn"] = bundle["inspection.bpmn"].replace(
+        '<spiffworkflow:property name="caseTeam" value="inspector_name"/>', "")
+    engine.deploy(bundle)
+    ws = Workspace(db, engine, ident, tmp_path / "files")
+    case = engine.start_case("inspection", who["carol"], "lab-a", {"inspector_name": "ivan"})
+    [task] = case.tasks
+    assert task.assignee == "ivan"
+    ivan = who["ivan"]
+    assert ws.list_cases(ivan).total == 0 and ws.inbox(ivan).total == 0
+    with pytest.raises(NotFound):
+        ws.case_for(ivan, case.id)
+    with pytest.raises(NotFound):
+        engine.complete_task(task.id, ivan, {})
 
 
 def test_internal_notes_are_for_staff_only(db, engine, ident, who, tmp_path):
