@@ -30,7 +30,8 @@ expect.set_options(timeout=10_000)  # two shared cores: a diagram import can tak
 
 ALICE = Actor("alice", {"applicant"}, "lab-a", "Alice")
 CODY = Actor("cody", {"committee"}, None, "Cody Committee")
-STAFF = {"audrey": ["auditor"], "cody": ["committee"], "quinn": ["quality_manager"], "carol2": ["coordinator"]}
+# the quality manager (quinn) is one of tests/web/conftest.py's USERS already
+STAFF = {"audrey": ["auditor"], "cody": ["committee"], "carol2": ["coordinator"]}
 
 
 @pytest.fixture(scope="module")
