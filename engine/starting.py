@@ -19,6 +19,23 @@ from .models import Organisation, ProcessDefinition
 from .workflow_state import properties
 
 
+def field_errors(schema: dict, value, prefix: str, unexpected: str) -> list[dict]:
+    """Every way ``value`` misses ``schema``, one entry per field (JSON pointer under ``prefix``)."""
+    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+    errors = []
+    for err in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+        path = prefix + "".join(f"/{p}" for p in err.absolute_path)
+        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
+            allowed = set(err.schema.get("properties", {}))
+            errors += [{"field": f"{path}/{k}", "message": unexpected} for k in err.instance if k not in allowed]
+        elif err.validator == "required" and isinstance(err.instance, dict):
+            errors += [{"field": f"{path}/{k}", "message": "is required"}
+                       for k in err.validator_value if k not in err.instance]
+        else:
+            errors.append({"field": path, "message": err.message})
+    return errors
+
+
 def start_properties(engine, definition: ProcessDefinition) -> dict:
     spec, _ = engine._specs_for(definition)
     merged: dict = {}
@@ -48,19 +65,7 @@ def check_declared_start(engine, s, definition: ProcessDefinition, organisation_
                 f"'{definition.key}' takes no starting data: its start event declares no form",
                 [{"field": f"/data/{k}", "message": "not declared by the diagram's start form"} for k in sorted(data)])
         return
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
-    errors = []
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path))):
-        path = "/data" + "".join(f"/{p}" for p in err.absolute_path)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = set(err.schema.get("properties", {}))
-            errors += [{"field": f"{path}/{k}", "message": "not declared by the diagram's start form"}
-                       for k in err.instance if k not in allowed]
-        elif err.validator == "required" and isinstance(err.instance, dict):
-            errors += [{"field": f"{path}/{k}", "message": "is required"}
-                       for k in err.validator_value if k not in err.instance]
-        else:
-            errors.append({"field": path, "message": err.message})
+    errors = field_errors(schema, data, "/data", "not declared by the diagram's start form")
     if errors:
         raise InvalidFormData(f"the starting data does not satisfy the start form of '{definition.key}'", errors)
 
@@ -95,18 +100,6 @@ def check_declared_message(engine, s, name: str, payload: dict) -> None:
         return
     definition, form = found
     schema = engine.form_schema(definition, form)
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
-    errors = []
-    for err in sorted(validator.iter_errors(payload), key=lambda e: list(map(str, e.absolute_path))):
-        path = "/payload" + "".join(f"/{p}" for p in err.absolute_path)
-        if err.validator == "additionalProperties" and isinstance(err.instance, dict):
-            allowed = set(err.schema.get("properties", {}))
-            errors += [{"field": f"{path}/{k}", "message": "not a field of this form"}
-                       for k in err.instance if k not in allowed]
-        elif err.validator == "required" and isinstance(err.instance, dict):
-            errors += [{"field": f"{path}/{k}", "message": "is required"}
-                       for k in err.validator_value if k not in err.instance]
-        else:
-            errors.append({"field": path, "message": err.message})
+    errors = field_errors(schema, payload, "/payload", "not a field of this form")
     if errors:
         raise InvalidFormData(f"the message '{name}' does not satisfy its form ({form})", errors)
