@@ -177,7 +177,7 @@ def test_form_schema_editor_previews_live_and_dmn_opens_in_dmn_js(qm, shipped_si
     qm.assert_no_errors(allow=(INFERNO,))
 
 
-AXE = Path(__file__).resolve().parents[2] / "tools" / "studio" / "node_modules" / "axe-core" / "axe.min.js"
+AXE = Path(__file__).resolve().parents[1] / "browser" / "node_modules" / "axe-core" / "axe.min.js"  # .ci/run installs it
 
 
 def _axe(page) -> list[str]:
@@ -188,7 +188,7 @@ def _axe(page) -> list[str]:
             if v["impact"] in ("serious", "critical")]
 
 
-@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: npm ci --prefix tools/studio")
+@pytest.mark.skipif(not AXE.exists(), reason="axe-core is not installed: npm install --prefix tests/browser")
 @pytest.mark.parametrize("width", [1280, 390])
 def test_studio_pages_are_accessible_at_desktop_and_phone_width(qm, shipped_site, width):
     page = qm.page
