@@ -185,18 +185,62 @@
         : (words[e.state] || e.state)}`)));
   }
 
+  // what the engine did as a consequence of a person's (or a timer's) action: folded under that action
+  const ENGINE_STEPS = new Set(['task.ready', 'element.completed', 'element.cancelled', 'element.error',
+    'message.thrown', 'message.caught']);
+
   async function history() {
     const events = await api('GET', `/api/cases/${encodeURIComponent(caseId)}/history`);
-    const rows = events.map((e) => el('tr', {dataset: {seq: e.seq, action: e.action}},
-      el('td', {class: 'num'}, e.seq),
-      el('td', {class: 'nowrap'}, utc(e.occurred_at, true)),
-      el('td', {}, e.actor_name && e.actor_name !== e.actor ? `${e.actor_name} (${e.actor})` : e.actor),
-      el('td', {}, e.role || ''),
-      el('td', {}, el('code', {}, e.action)),
-      el('td', {}, e.element_name || e.element_id || '')));
+    const rows = [];
+    let head = null;
+    let group = 0;
+    for (const e of events) {
+      const folded = ENGINE_STEPS.has(e.action) && head !== null;
+      if (!folded) group += 1;
+      const row = el('tr', {dataset: {seq: e.seq, action: e.action, group, kind: folded ? 'step' : 'action'},
+                            class: folded ? 'engine-step' : null, hidden: folded},
+        el('td', {class: 'num'}, e.seq),
+        el('td', {class: 'nowrap'}, utc(e.occurred_at, true)),
+        el('td', {}, e.actor_name && e.actor_name !== e.actor ? `${e.actor_name} (${e.actor})` : e.actor),
+        el('td', {}, e.role || ''),
+        el('td', {}, el('code', {}, e.action)),
+        el('td', {}, e.element_name || e.element_id || ''));
+      if (folded) {
+        head.steps += 1;
+      } else {
+        head = {row, steps: 0, group};
+        row.head = head;
+      }
+      rows.push(row);
+    }
+    for (const row of rows) {
+      const h = row.head;
+      if (!h || !h.steps) continue;
+      const button = el('button', {type: 'button', class: 'fold', 'aria-expanded': 'false',
+                                   'aria-controls': `history`, dataset: {group: h.group}},
+        `${h.steps} engine step${h.steps === 1 ? '' : 's'}`);
+      button.addEventListener('click', () => {
+        const open = button.getAttribute('aria-expanded') !== 'true';
+        button.setAttribute('aria-expanded', String(open));
+        for (const r of rows) if (r.dataset.group === String(h.group) && r.dataset.kind === 'step') r.hidden = !open;
+      });
+      row.lastElementChild.append(' ', button);
+    }
     document.querySelector('#history tbody').replaceChildren(...rows);
+    const actions = rows.filter((r) => r.dataset.kind === 'action').length;
     document.getElementById('history-count').textContent =
-      `${events.length} event${events.length === 1 ? '' : 's'}, oldest first.`;
+      `${actions} action${actions === 1 ? '' : 's'} (${events.length} event${events.length === 1 ? '' : 's'} with the engine's steps), oldest first.`;
+    const filter = document.getElementById('history-filter');
+    filter.hidden = false;
+    filter.querySelector('input').addEventListener('input', (ev) => {
+      const words = ev.target.value.trim().toLowerCase();
+      for (const r of rows) {
+        if (r.dataset.kind !== 'action') continue;
+        const hit = !words || r.textContent.toLowerCase().includes(words);
+        r.hidden = !hit;
+        if (!hit) for (const s of rows) if (s.dataset.group === r.dataset.group && s.dataset.kind === 'step') s.hidden = true;
+      }
+    });
   }
 
   start();
