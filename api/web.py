@@ -12,15 +12,18 @@ CSP = ("default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline';
         "connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'")
 
 
+def render_page(template: str, csp: str = CSP, **context):
+    """A page of any of the blueprints (staff, studio, audit, admin) with the headers every page carries."""
+    response = make_response(render_template(template, **context))
+    response.headers.update({"Content-Security-Policy": csp, "X-Content-Type-Options": "nosniff",
+                             "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
+    return response
+
+
 def _page(template: str, **context):
     # whether a session cookie names a user: a signed-out visitor's page does not ask /api/me (a 401 in the console)
     context.setdefault("signed_in", bool(session.get("sid") or session.get("username")))
-    response = make_response(render_template(f"web/{template}", **context))
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_page(f"web/{template}", **context)
 
 
 @bp.get("/")

@@ -3,7 +3,7 @@ JavaScript (api/static/admin/admin.js) calls /api/admin — the page itself show
 as protected as the API (admin role)."""
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint
 
 bp = Blueprint("admin_pages", __name__, template_folder="templates", static_folder="static",
                static_url_path="/assets")
@@ -15,9 +15,6 @@ _CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self'
 @bp.get("/admin")
 def admin():
     """Users (create, roles, organisation, deactivate/reactivate), organisations, each user's API tokens."""
-    response = make_response(render_template("admin/admin.html", page="admin"))
-    response.headers["Content-Security-Policy"] = _CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    from .web import render_page
+
+    return render_page("admin/admin.html", csp=_CSP, page="admin")

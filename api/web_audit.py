@@ -7,18 +7,15 @@ see (auditors every case; anyone else read-only, the cases they may see). The pa
 writes: filters and verification only read."""
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint
 
-from .web import CSP
+from .web import render_page
 
 bp = Blueprint("audit_pages", __name__, url_prefix="/audit", template_folder="templates")
 
 
 def _page(template: str, **context):
-    response = make_response(render_template(f"audit/{template}", page="audit", **context))
-    response.headers.update({"Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff",
-                             "Referrer-Policy": "same-origin", "Cache-Control": "no-store"})
-    return response
+    return render_page(f"audit/{template}", page="audit", **context)
 
 
 @bp.get("")

@@ -5,20 +5,15 @@ shown to someone else only ever gets the API's 403. The pages share the staff pa
 script) and their vendored libraries (bpmn-js modeler, dmn-js, json-editor under api/static/vendor/)."""
 from __future__ import annotations
 
-from flask import Blueprint, make_response, render_template
+from flask import Blueprint
 
-from .web import CSP
+from .web import render_page
 
 bp = Blueprint("studio", __name__, url_prefix="/studio", template_folder="templates")
 
 
 def _page(template: str, **context):
-    response = make_response(render_template(f"studio/{template}", page="studio", **context))
-    response.headers["Content-Security-Policy"] = CSP
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    response.headers["Referrer-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    return render_page(f"studio/{template}", page="studio", **context)
 
 
 @bp.get("")

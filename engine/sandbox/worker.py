@@ -135,8 +135,8 @@ def _apply_limits(memory: int) -> None:
     for limit, value in ((resource.RLIMIT_FSIZE, 0), (resource.RLIMIT_CORE, 0), (resource.RLIMIT_NPROC, 0)):
         try:
             resource.setrlimit(limit, (value, value))
-        except (ValueError, OSError):
-            pass
+        except (ValueError, OSError) as exc:  # not silent: the language layer still blocks files and processes
+            print(f"sandbox worker: limit {limit} not applied: {exc}", file=sys.stderr, flush=True)
     if memory:
         resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
 
