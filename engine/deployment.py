@@ -212,11 +212,12 @@ class Deployment:
     def deploy_as(self, files: dict[str, str], deployed_by: str, note: str | None = None) -> dict:
         """Deploy a whole bundle in the name of ``deployed_by`` without a role check — for set-up code and
         tests that hold no signed-in quality manager. The same validation, versions and history as
-        :meth:`deploy`; raises :class:`BundleInvalid`."""
+        :meth:`deploy`; raises :class:`engine.errors.DefinitionInvalid` (``problems``: the errors)."""
         lib = load_library(files)
         report = self.report_of(lib, {})
         if not lib.ok:
-            raise BundleInvalid(report)
+            raise DefinitionInvalid(f"the bundle has {len(lib.errors)} error(s); nothing was deployed", lib.errors,
+                                    warnings=report["warnings"])
         with self.db.write() as s:
             report["deploy"] = self.write_versions(s, lib, {k: "uploaded" for k in lib.processes}, deployed_by, note)
         return report
