@@ -23,7 +23,16 @@ from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
 from .bundles import BPMN
-from .validation import Problem, XmlRefused, line_index, parse_xml, plain, properties, type_words
+from .validation import (
+    Problem,
+    XmlRefused,
+    line_index,
+    oversized_attribute,
+    parse_xml,
+    plain,
+    properties,
+    type_words,
+)
 from .validation_diagrams import check_show_forms, check_spec
 from .validation_elements import check_call_activities, check_file
 from .validation_forms import check_dmn, check_forms
@@ -85,7 +94,12 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
     parsed: dict[str, etree._Element] = {}
     for name in bpmn_files + dmn_files:
         try:
-            parsed[name] = parse_xml(files[name])
+            root = parse_xml(files[name])
+            too_long = oversized_attribute(name, root)
+            if too_long is not None:
+                lib.problems.append(too_long)
+                continue
+            parsed[name] = root
         except etree.XMLSyntaxError as exc:
             lib.problems.append(Problem("error", f"XML is not well-formed: {exc.msg}", name, line=exc.lineno))
         except XmlRefused as exc:
@@ -122,8 +136,13 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
         try:
             spec = parser.get_spec(key)
             subs = parser.get_subprocess_specs(key)
-        except (ValidationException, SpiffWorkflowException) as exc:
-            if not any(f"'{u}'" in str(exc) for u in unresolved):  # already named with its element
+        except (ValidationException, SpiffWorkflowException, RecursionError) as exc:
+            if isinstance(exc, RecursionError) or "recursion" in str(exc).lower():
+                file_name, line = lines.get(key, (None, None))
+                lib.problems.append(Problem("error", f"process '{key}' is too long for the engine to read in one "
+                                            "piece (well over a thousand elements in a row); split it into called "
+                                            "processes", file_name, key, line))
+            elif not any(f"'{u}'" in str(exc) for u in unresolved):  # already named with its element
                 lib.problems.append(_from_validation(exc, None, lines, tags))
             continue
         specs_by_key[key] = (spec, subs)

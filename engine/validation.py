@@ -18,6 +18,7 @@ BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
 #: no DTD, no entities, no network: a diagram is data (an external entity would read the server's files)
 _PARSER = etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 _ELEMENT_REPR = re.compile(r"<Element \{[^}]*\}(\w+) at 0x[0-9a-fA-F]+>")
+_DOCTYPE = re.compile(r"\A\ufeff?\s*(?:<\?xml[^>]*\?>\s*)?(?:<!--.*?-->\s*|<\?.*?\?>\s*)*<!DOCTYPE", re.S | re.I)
 _OBJECT_REPR = re.compile(r"<(?:[\w.]+\.)?(\w+) object at 0x[0-9a-fA-F]+>")
 
 
@@ -46,11 +47,32 @@ def parse_xml(text: str) -> etree._Element:
     """Parse a diagram's text (stored as UTF-8, :mod:`engine.bundles`). Raises ``etree.XMLSyntaxError`` for
     malformed XML and :class:`XmlRefused` for a document type declaration (DTDs and entities are refused:
     they can read files of the server or blow up in memory)."""
+    if _DOCTYPE.match(text):
+        raise XmlRefused("the file declares a DTD (<!DOCTYPE …>); DTDs and entities are not allowed in diagrams")
     root = etree.fromstring(text.encode("utf-8"), _PARSER)
     doc = root.getroottree().docinfo
     if doc.doctype or doc.internalDTD is not None:
         raise XmlRefused("the file declares a DTD (<!DOCTYPE …>); DTDs and entities are not allowed in diagrams")
     return root
+
+
+#: longest attribute value (characters) a diagram may carry: names, ids and references are short
+MAX_ATTRIBUTE = 10_000
+
+
+def oversized_attribute(name: str, root) -> Problem | None:
+    """An error for the first attribute longer than :data:`MAX_ATTRIBUTE` (it would be repeated in every message
+    about its element), else None."""
+    for node in root.iter():
+        if not isinstance(node.tag, str):
+            continue
+        for attr, value in node.attrib.items():
+            if len(value) > MAX_ATTRIBUTE:
+                tag, attr_name = etree.QName(node).localname, etree.QName(attr).localname
+                element = node.get("id") if len(node.get("id") or "") <= 200 else None
+                return Problem("error", f"the attribute {attr_name} of <{tag}> is {len(value):,} characters long "
+                                        f"(limit {MAX_ATTRIBUTE:,})", name, element, node.sourceline)
+    return None
 
 
 def plain(message: str) -> str:
