@@ -62,6 +62,16 @@ def decode_file(name: str, data: bytes) -> str:
     return as_utf8_text(text.lstrip("\ufeff"))
 
 
+def _unicode(name: str, text: str) -> str:
+    """Text given as a string (a JSON body) is Unicode that UTF-8 can store (JSON allows lone surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise UnreadableFile(f"'{name}' holds a character that is not valid Unicode text (position {exc.start})") \
+            from None
+    return text
+
+
 def as_utf8_text(text: str) -> str:
     """XML text whose declaration (if any) says UTF-8 — the encoding it is stored and parsed in."""
     return _DECLARED.sub(lambda m: m.group(1) + "UTF-8" + m.group(3), text, count=1)
@@ -96,7 +106,7 @@ def bundle_from_uploads(uploads: list[tuple[str, bytes | str]], max_bytes: int =
             errors.append({"field": field, "message": f"the bundle is larger than {max_bytes} bytes"})
             return
         try:
-            text = as_utf8_text(data) if isinstance(data, str) else decode_file(base, data)
+            text = as_utf8_text(_unicode(base, data)) if isinstance(data, str) else decode_file(base, data)
         except UnreadableFile as exc:
             errors.append({"field": field, "message": str(exc)})
             return
