@@ -11,7 +11,7 @@ import time_machine
 from engine.actors import Actor
 from engine.bundles import bundle_from_uploads, read_directories
 from engine.deployment import BundleInvalid, Deployment
-from engine.errors import Forbidden, InvalidFormData, NotFound
+from engine.errors import Conflict, Forbidden, InvalidFormData, NotFound
 from engine.library import load_library
 from engine.migration import Migration
 from engine.shipped import deploy_library, deploy_shipped
@@ -210,6 +210,80 @@ def test_a_restart_does_not_undo_a_quality_managers_deployment(engine, dep):
     assert all(not d["created"] for d in again["deploy"])
     with engine.db.read() as s:
         assert engine._latest_definition(s, "membership").version == 2
+
+
+def _library_dir(tmp_path, files: dict[str, str]):
+    """The library's files on disk, as the shipped processes/ and forms/ (written again for each change)."""
+    processes, forms = tmp_path / "processes", tmp_path / "forms"
+    for d in (processes, forms):
+        d.mkdir(exist_ok=True)
+        for old in d.iterdir():
+            old.unlink()
+    for name, text in files.items():
+        ((forms if name.endswith(".json") else processes) / name).write_text(text, encoding="utf-8")
+    return processes, forms
+
+
+def _versions(engine, key):
+    with engine.db.read() as s:
+        return [(d.version, d.deployed_by, d.note) for d in s.scalars(
+            sa.select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version))]
+
+
+def test_the_command_line_deploys_through_the_same_path_with_a_default_note(engine, dep, tmp_path):
+    dirs = _library_dir(tmp_path, two_step())
+    first = deploy_library(dep, *dirs, deployed_by="olga")
+    assert [(d["key"], d["version"], d["created"]) for d in first["deploy"]] == [("two_step", 1, True)]
+    assert _versions(engine, "two_step") == [(1, "olga", "deployed from the command line by olga")]
+    with engine.db.read() as s:
+        [event] = s.scalars(sa.select(Event).where(Event.case_id.is_(None), Event.action == "definition.deployed"))
+        assert event.actor == "olga" and event.data["source"] == "shipped" and event.data["version"] == 1
+        assert event.data["note"] == "deployed from the command line by olga"
+    again = deploy_library(dep, *dirs, deployed_by="olga", note="again")
+    assert [d["created"] for d in again["deploy"]] == [False] and len(_versions(engine, "two_step")) == 1
+    _library_dir(tmp_path, two_step(script="result = answer.lower()"))  # the files change: a new version
+    assert [d["version"] for d in deploy_library(dep, *dirs, deployed_by="olga")["deploy"]] == [2]
+
+
+def test_the_files_never_replace_a_newer_version_a_quality_manager_deployed(engine, dep, tmp_path):
+    dirs = _library_dir(tmp_path, two_step())
+    deploy_library(dep, *dirs, deployed_by="olga")
+    dep.deploy(two_step_v2(), QM, "archive after review")  # v2 over HTTP
+    # unchanged files: nothing to do, v2 stays the latest — from the command line and at start-up
+    kept = deploy_library(dep, *dirs, deployed_by="olga")["deploy"]
+    assert [(d["version"], d["created"]) for d in kept] == [(2, False)] and "v2 stays the latest" in kept[0]["reason"]
+    assert [(d["version"], d["created"]) for d in deploy_shipped(dep, *dirs)["deploy"]] == [(2, False)]
+    # changed files: refused in one sentence (nothing deployed) unless forced; start-up keeps v2
+    _library_dir(tmp_path, two_step(script="result = answer.lower()"))
+    with pytest.raises(Conflict) as info:
+        deploy_library(dep, *dirs, deployed_by="olga")
+    assert info.value.message.startswith("not deployed: a newer version than the files exists ('two_step' v2 was "
+                                         "deployed by quinn on ")
+    assert "since the files were deployed as v1" in info.value.message and "--force" in info.value.message
+    at_start = deploy_shipped(dep, *dirs)["deploy"]
+    assert [(d["version"], d["created"]) for d in at_start] == [(2, False)] and "quinn" in at_start[0]["reason"]
+    assert [v for v, *_ in _versions(engine, "two_step")] == [1, 2]
+    forced = deploy_library(dep, *dirs, deployed_by="olga", note="back to the shipped rule", force=True)["deploy"]
+    assert [(d["version"], d["created"], d["reason"]) for d in forced] == [(3, True, "forced over v2")]
+    assert _versions(engine, "two_step")[-1] == (3, "olga", "back to the shipped rule")
+
+
+def test_files_never_deployed_do_not_replace_versions_deployed_over_http(engine, dep, tmp_path):
+    dep.deploy(two_step_v2(), QM, "made in the studio")
+    dirs = _library_dir(tmp_path, two_step())
+    with pytest.raises(Conflict) as info:
+        deploy_library(dep, *dirs, deployed_by="olga")
+    assert "and the files were never deployed" in info.value.message
+    assert [v for v, *_ in _versions(engine, "two_step")] == [1]
+
+
+def test_an_invalid_library_on_disk_deploys_nothing(engine, dep, tmp_path):
+    bad = two_step(script="import os")
+    dirs = _library_dir(tmp_path, bad)
+    with pytest.raises(BundleInvalid) as info:
+        deploy_library(dep, *dirs, deployed_by="olga")
+    assert [e["element_id"] for e in info.value.report["errors"]] == ["compute"]
+    assert _versions(engine, "two_step") == []
 
 
 # -- migration ---------------------------------------------------------------------------------------------
