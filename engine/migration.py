@@ -120,7 +120,9 @@ class Migration:
         try:
             top, sp_diffs = diff_workflow(self.engine.serializer.registry, wf, new_spec, new_subs)
         except (KeyError, AttributeError) as exc:  # an element the comparison cannot place
-            reasons.append(f"the versions cannot be compared for this case ({exc!r})")
+            what = f"element '{exc.args[0]}'" if isinstance(exc, KeyError) and exc.args else "an element"
+            reasons.append(f"the versions cannot be compared for this case: {what} of the case has no place in "
+                           f"version {target.version}")
             return result
         v = f"version {target.version}"
         pairs = [(wf, top, new_spec)]
@@ -153,7 +155,9 @@ class Migration:
                 _migrate_workflow(diff, workflow, spec)  # re-predicting may run pre-scripts of the new version
         except (SpiffWorkflowException, SandboxViolation, ScriptTimeout, KeyError) as exc:
             error = process_error(exc, row.id) if isinstance(exc, SpiffWorkflowException) else None
-            reasons.append(f"the case fails on {v}: {error.message if error else exc}"
+            why = error.message if error else (f"element '{exc.args[0]}' is missing" if isinstance(exc, KeyError)
+                                               and exc.args else str(exc))
+            reasons.append(f"the case fails on {v}: {why}"
                            + (f" (element {error.details['element_id']})" if error and error.details.get("element_id")
                               else ""))
             return result
