@@ -3,6 +3,7 @@ through the API's deployment (change note, immutable versions, a record in the s
 replaces a version a quality manager deployed since; every refusal is one clear line and a non-zero exit."""
 from __future__ import annotations
 
+import codecs
 import getpass
 
 import pytest
@@ -17,6 +18,7 @@ from engine.services import Engine
 
 from .engine.bpmn_builder import two_step
 from .engine.test_deployment import _library_dir, two_step_v2
+from .api.test_odd_uploads import XXE
 from .engine.test_other_modelers import camunda, latin1_bundle
 from .test_cli_errors import run, sentence
 
@@ -71,11 +73,32 @@ def test_validate_warns_about_a_file_with_no_executable_process(tmp_path, url):
 
 
 @pytest.mark.parametrize("command", ["validate", "deploy"])
-def test_an_unreadable_file_is_one_sentence(tmp_path, url, command):
+@pytest.mark.parametrize("data, words", [
+    (b"", "'odd.bpmn' is empty"),
+    (codecs.BOM_UTF16_LE, "'odd.bpmn' is empty"),
+    (bytes(range(256)) * 8, "'odd.bpmn' is a binary file, not an XML diagram"),
+    ("<bpmn:definitions name='Prüfung'/>".encode("latin-1"), "'odd.bpmn' is not UTF-8 text"),
+])
+def test_an_unreadable_file_is_one_sentence(tmp_path, url, command, data, words):
     dirs = _library_dir(tmp_path, two_step())
-    (dirs[0] / "blank.bpmn").write_bytes(b"")
+    (dirs[0] / "odd.bpmn").write_bytes(data)
     line = sentence(run(["processes", command, str(dirs[0]), "--forms", str(dirs[1])], url))
-    assert "some files of the library cannot be read" in line and "'blank.bpmn' is empty" in line
+    assert "some files of the library cannot be read" in line and words in line
+
+
+@pytest.mark.parametrize("command", ["validate", "deploy"])
+@pytest.mark.parametrize("text, words", [
+    (XXE, "error: odd.bpmn:1 the file declares a DTD"),
+    (two_step()["two_step.bpmn"].replace('id="two_step"', 'id="other"').replace(
+        'name="Compute"', 'name="' + "x" * 50_000 + '"'), "is 50,000 characters long (limit 10,000)"),
+    ("<html/>", "error: odd.bpmn:1 the file is not a BPMN 2.0 diagram"),
+])
+def test_odd_xml_is_named_with_the_file_and_exits_1(tmp_path, url, command, text, words):
+    dirs = _library_dir(tmp_path, two_step())
+    (dirs[0] / "odd.bpmn").write_text(text, encoding="utf-8")
+    result = run(["processes", command, str(dirs[0]), "--forms", str(dirs[1])], url)
+    assert result.exit_code == 1 and "Traceback" not in result.output and "root:" not in result.output
+    assert words in result.output, result.output
 
 
 def test_deploy_records_a_default_note_and_the_os_user(tmp_path, url):
