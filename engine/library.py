@@ -34,7 +34,7 @@ from .validation import (
     type_words,
 )
 from .validation_diagrams import check_show_forms, check_spec
-from .validation_elements import check_call_activities, check_file
+from .validation_elements import check_call_activities, check_file, decision_ids
 from .validation_forms import check_dmn, check_forms
 
 
@@ -106,11 +106,12 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
             lib.problems.append(Problem("error", str(exc), name, line=1))
     called = {(c.get("calledElement") or "").strip() for name, root in parsed.items() if name.endswith(".bpmn")
               for c in root.iter(f"{BPMN}callActivity")}
+    decisions = {d for name, root in parsed.items() if name.endswith(".dmn") for d in decision_ids(root)}
     for name, root in parsed.items():
         line_index(name, root, lines, tags)
         if name.endswith(".bpmn"):
             before = len(lib.errors)
-            check_file(name, root, lib, called)
+            check_file(name, root, lib, called, decisions if not lib.errors else None)
             if len(lib.errors) != before:
                 continue  # named in plain words already: the parser would only repeat it less clearly
             roots[name] = root

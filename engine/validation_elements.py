@@ -55,10 +55,17 @@ def executable_processes(root) -> list:
     return [p for p in root.iter(f"{_B}process") if (p.get("isExecutable") or "true").strip().lower() != "false"]
 
 
-def check_file(file_name: str, root, lib, called: set[str]) -> None:
+def decision_ids(root) -> set[str]:
+    """The decisions a DMN file defines (any DMN version's namespace)."""
+    return {n.get("id") for n in root.iter() if isinstance(n.tag, str) and etree.QName(n).localname == "decision"
+            and n.get("id")}
+
+
+def check_file(file_name: str, root, lib, called: set[str], decisions: set[str] | None = None) -> None:
     """Everything of one BPMN file the engine cannot run, and a warning when it deploys nothing.
 
-    ``called``: process ids some call activity of the bundle names (a process only called is not idle)."""
+    ``called``: process ids some call activity of the bundle names (a process only called is not idle);
+    ``decisions``: the DMN decisions of the bundle (None: not checked)."""
     if etree.QName(root).localname != "definitions" or etree.QName(root).namespace != BPMN_NS:
         lib.problems.append(Problem("error", f"the file is not a BPMN 2.0 diagram: its root element is "
                                              f"<{etree.QName(root).localname}>, not <bpmn:definitions>",
@@ -107,6 +114,10 @@ def check_file(file_name: str, root, lib, called: set[str]) -> None:
                 if decision is None or not (decision.text or "").strip():
                     refuse(f"{_label(node)} names no decision: add spiffworkflow:calledDecisionId with the id of "
                            f"a DMN decision of the library")
+                elif decisions is not None and decision.text.strip() not in decisions:
+                    known = ", ".join(sorted(decisions)) or "none"
+                    refuse(f"{_label(node)} calls decision '{decision.text.strip()}', which no DMN file of the "
+                           f"library defines (decisions: {known})")
             elif tag == "signalEventDefinition":
                 event = node.getparent()
                 if etree.QName(event).localname in ("startEvent", "intermediateCatchEvent", "boundaryEvent") \

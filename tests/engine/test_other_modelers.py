@@ -91,6 +91,19 @@ def test_an_element_the_engine_cannot_run_is_refused_with_its_id_and_line(elemen
     assert error.file == "camunda.bpmn" and error.line == 5
 
 
+def test_a_business_rule_task_calling_an_unknown_decision_is_named():
+    task = ('<bpmn:businessRuleTask id="Activity_1" name="Decide fee"><bpmn:extensionElements>'
+            '<spiffworkflow:calledDecisionId xmlns:spiffworkflow="http://spiffworkflow.org/bpmn/schema/1.0/core">'
+            'fee_table</spiffworkflow:calledDecisionId></bpmn:extensionElements></bpmn:businessRuleTask>')
+    dmn = ('<?xml version="1.0" encoding="UTF-8"?><definitions xmlns="https://www.omg.org/spec/DMN/20191111/MODEL/" '
+           'id="d" name="d" namespace="x"><decision id="team_size" name="Team size"><decisionTable id="t">'
+           '<output id="o" name="size" typeRef="integer"/></decisionTable></decision></definitions>')
+    [error] = problems({"fees.bpmn": camunda(task), "team.dmn": dmn}).errors
+    assert (error.element_id, error.line) == ("Activity_1", 5)
+    assert error.message == ("business rule task 'Decide fee' calls decision 'fee_table', which no DMN file of the "
+                             "library defines (decisions: team_size)")
+
+
 def test_a_non_executable_process_is_not_checked_for_what_it_holds():
     lib = problems({"doc.bpmn": camunda('<bpmn:serviceTask id="Activity_1" name="ERP"/>', executable="false"),
                     **two_step()})
