@@ -191,7 +191,8 @@ def read_directories(processes_dir: str | Path, forms_dir: str | Path) -> dict[s
 def bpmn_ids(text: str) -> tuple[frozenset[str], frozenset[str]]:
     """(process ids defined, process ids called) by a BPMN text; empty for text that does not parse."""
     try:
-        root = etree.fromstring(text.encode("utf-8"), etree.XMLParser(resolve_entities=False, no_network=True))
+        root = etree.fromstring(as_utf8_text(text).encode("utf-8"),
+                                etree.XMLParser(resolve_entities=False, no_network=True))
     except (etree.XMLSyntaxError, ValueError):
         return frozenset(), frozenset()
     defined = frozenset(p.get("id") for p in root.iter(f"{BPMN}process") if p.get("id"))

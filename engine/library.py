@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.spiff.parser.process import VALIDATOR, SpiffBpmnParser
 
-from .bundles import BPMN
+from .bundles import BPMN, as_utf8_text
 from .validation import (
     Problem,
     XmlRefused,
@@ -80,7 +80,9 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
 
     ``resolvable_from`` only words the error for a call activity whose process is missing (the deployment
     service completes an upload with deployed processes first, and says so)."""
-    lib = Library(files=dict(files))
+    # stored and parsed as UTF-8: a declaration naming another encoding would be read wrongly later (downloads)
+    files = {n: as_utf8_text(t) if n.endswith((".bpmn", ".dmn")) else t for n, t in files.items()}
+    lib = Library(files=files)
     parser = SpiffBpmnParser(validator=VALIDATOR)
     lines: dict[str, tuple[str, int]] = {}  # element id -> (file, line)
     roots: dict[str, etree._Element] = {}

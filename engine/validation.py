@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass
 
 from lxml import etree
 
+from .bundles import as_utf8_text
 from .sandbox import lint
 
 BPMN_NS = "http://www.omg.org/spec/BPMN/20100524/MODEL"
@@ -49,7 +50,7 @@ def parse_xml(text: str) -> etree._Element:
     they can read files of the server or blow up in memory)."""
     if _DOCTYPE.match(text):
         raise XmlRefused("the file declares a DTD (<!DOCTYPE …>); DTDs and entities are not allowed in diagrams")
-    root = etree.fromstring(text.encode("utf-8"), _PARSER)
+    root = etree.fromstring(as_utf8_text(text).encode("utf-8"), _PARSER)  # the text is Unicode: its bytes UTF-8
     doc = root.getroottree().docinfo
     if doc.doctype or doc.internalDTD is not None:
         raise XmlRefused("the file declares a DTD (<!DOCTYPE …>); DTDs and entities are not allowed in diagrams")
