@@ -32,9 +32,15 @@ def serve(host, port, debug, scheduler):
     config = env_config()
     database = Database(config["DATABASE_URL"])
     try:
-        prepare(database, deploy_shipped=config["DEPLOY_SHIPPED"], demo=config["DEMO"])
+        report = prepare(database, deploy_shipped=config["DEPLOY_SHIPPED"], demo=config["DEMO"])
     finally:
         database.dispose()
+    for d in report.get("deploy", []):
+        if d["created"]:
+            click.echo(f"accredit: deployed {d['key']} v{d['version']} from the shipped files")
+        elif " was deployed by " in d.get("reason", ""):
+            click.echo(f"accredit: kept {d['key']} v{d['version']}: {d['reason']} (the shipped files differ; "
+                       f"`accredit processes deploy --force` would deploy them)")
     try:
         app = create_app()
     except UnsafeConfiguration as exc:
