@@ -21,6 +21,20 @@ from .validation import BPMN_NS, Problem, type_words
 _B = f"{{{BPMN_NS}}}"
 SPIFF_NS = "http://spiffworkflow.org/bpmn/schema/1.0/core"
 
+#: the BPMN flow nodes the engine runs (each is one SpiffWorkflow's parser reads, with what the engine needs)
+RUNS = frozenset({
+    "startEvent", "endEvent", "intermediateCatchEvent", "intermediateThrowEvent", "boundaryEvent",
+    "task", "userTask", "manualTask", "scriptTask", "businessRuleTask", "sendTask", "receiveTask",
+    "callActivity", "subProcess",
+    "exclusiveGateway", "inclusiveGateway", "parallelGateway", "eventBasedGateway",
+})
+#: every flow node of BPMN 2.0 (the schema admits no other): what is not in RUNS is refused
+FLOW_NODES = RUNS | {"serviceTask", "transaction", "adHocSubProcess", "complexGateway", "implicitThrowEvent",
+                     "choreographyTask", "subChoreography", "callChoreography"}
+#: the event definitions the engine runs; the others of BPMN 2.0 are in UNSUPPORTED_EVENTS
+RUNS_EVENTS = frozenset({"messageEventDefinition", "timerEventDefinition", "errorEventDefinition",
+                         "escalationEventDefinition", "terminateEventDefinition", "linkEventDefinition",
+                         "signalEventDefinition"})
 #: BPMN elements (inside an executable process) the engine cannot run, and what to do instead
 UNSUPPORTED = {
     "serviceTask": "the engine calls no external services; use a script task, or a user task for a person",
@@ -29,6 +43,7 @@ UNSUPPORTED = {
     "adHocSubProcess": "ad-hoc sub-processes are not supported; use a sub-process with a gateway",
     "dataStoreReference": "the engine keeps no data stores; keep the data in the case (a form field or a script "
                           "variable) and remove the data store from the diagram",
+    "implicitThrowEvent": "use an intermediate throw event",
     "choreographyTask": "choreographies are not executable",
     "subChoreography": "choreographies are not executable",
     "callChoreography": "choreographies are not executable",
@@ -96,8 +111,9 @@ def check_file(file_name: str, root, lib, called: set[str], decisions: set[str] 
             def refuse(message, at=node):
                 lib.problems.append(Problem("error", message, file_name, at.get("id") or None, at.sourceline))
 
-            if tag in UNSUPPORTED:
-                refuse(f"{_label(node)} cannot run in this engine: {UNSUPPORTED[tag]}")
+            if (tag in FLOW_NODES and tag not in RUNS) or tag in UNSUPPORTED:
+                refuse(f"{_label(node)} cannot run in this engine: "
+                       f"{UNSUPPORTED.get(tag, 'the engine does not run this kind of element')}")
             elif tag in UNSUPPORTED_EVENTS:
                 event = node.getparent()
                 refuse(f"{_label(event)} cannot run in this engine: {UNSUPPORTED_EVENTS[tag]}", event)

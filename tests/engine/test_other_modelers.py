@@ -104,6 +104,24 @@ def test_a_business_rule_task_calling_an_unknown_decision_is_named():
                              "library defines (decisions: team_size)")
 
 
+def test_what_the_engine_runs_is_what_its_parser_reads_and_the_rest_is_refused():
+    """The class, not a list of cases: every flow node the parser reads is either run or refused with advice,
+    and every BPMN flow node the parser does not read is refused."""
+    from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
+
+    from engine.validation_elements import FLOW_NODES, RUNS, UNSUPPORTED
+
+    parser = SpiffBpmnParser()
+    read = {k.split("}")[1] for k in {**parser.PARSER_CLASSES, **parser.OVERRIDE_PARSER_CLASSES}}
+    assert RUNS <= read
+    assert (read - RUNS) <= set(UNSUPPORTED) and (FLOW_NODES - RUNS) <= set(UNSUPPORTED)
+    for tag in sorted(FLOW_NODES - RUNS - {"choreographyTask", "subChoreography", "callChoreography"}):
+        inner = '<bpmn:startEvent id="in_s"/>' if tag in ("transaction", "adHocSubProcess") else ""
+        lib = problems({"x.bpmn": camunda(f'<bpmn:{tag} id="Activity_1" name="It">{inner}</bpmn:{tag}>')})
+        assert [(p.element_id, "cannot run in this engine" in p.message) for p in lib.errors] == [
+            ("Activity_1", True)], (tag, lib.errors)
+
+
 def test_a_non_executable_process_is_not_checked_for_what_it_holds():
     lib = problems({"doc.bpmn": camunda('<bpmn:serviceTask id="Activity_1" name="ERP"/>', executable="false"),
                     **two_step()})
