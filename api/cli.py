@@ -32,9 +32,15 @@ def serve(host, port, debug, scheduler):
     config = env_config()
     database = Database(config["DATABASE_URL"])
     try:
-        prepare(database, deploy_shipped=config["DEPLOY_SHIPPED"], demo=config["DEMO"])
+        report = prepare(database, deploy_shipped=config["DEPLOY_SHIPPED"], demo=config["DEMO"])
     finally:
         database.dispose()
+    for d in report.get("deploy", []):
+        if d["created"]:
+            click.echo(f"accredit: deployed {d['key']} v{d['version']} from the shipped files")
+        elif " was deployed by " in d.get("reason", ""):
+            click.echo(f"accredit: kept {d['key']} v{d['version']}: {d['reason']} (the shipped files differ; "
+                       f"`accredit processes deploy --force` would deploy them)")
     try:
         app = create_app()
     except UnsafeConfiguration as exc:
@@ -106,7 +112,8 @@ def _library_args(f):
 @_library_args
 def processes_validate(directory, forms):
     """Validate a process library; report every error with file, element and line."""
-    from engine.library import load_library, read_directories
+    from engine.bundles import read_directories
+    from engine.library import load_library
 
     lib = load_library(read_directories(directory or processes_dir(), forms or forms_dir()))
     for p in lib.problems:
@@ -118,24 +125,46 @@ def processes_validate(directory, forms):
 
 @processes.command("deploy")
 @_library_args
-@click.option("--by", "deployed_by", default="system", show_default=True)
-@click.option("--note", default=None)
-def processes_deploy(directory, forms, deployed_by, note):
-    """Deploy the library: every changed process becomes a new version."""
-    from engine.errors import DefinitionInvalid
+@click.option("--by", "deployed_by", default=None, help="who deploys (default: your operating-system user)")
+@click.option("--note", default=None, help="the change note (default: 'deployed from the command line by …')")
+@click.option("--force", is_flag=True,
+              help="deploy the files even over a newer version a quality manager deployed since")
+def processes_deploy(directory, forms, deployed_by, note, force):
+    """Deploy the library's files through the same deployment as the API: a process whose files changed since
+    they were last deployed becomes a new immutable version (recorded in the system history). A version a
+    quality manager deployed since is never replaced without --force."""
+    import getpass
+
+    from engine.deployment import BundleInvalid, Deployment
     from engine.services import Engine
+    from engine.shipped import deploy_library
 
     database = Database(database_url())
     database.migrate()
     try:
-        result = Engine(database).deploy_directories(directory or processes_dir(), forms or forms_dir(),
-                                                     deployed_by, note)
-    except DefinitionInvalid as exc:
-        for p in exc.problems:
-            click.echo(str(p), err=True)
-        sys.exit(1)
-    for d in result.deployed:
-        click.echo(f"{d['key']}: v{d['version']} {'deployed' if d['created'] else 'unchanged'}")
+        user = getpass.getuser()
+    except Exception:  # no user name in this environment (a container without one)
+        user = "unknown"
+    by = (deployed_by or "").strip() or user
+    try:
+        result = deploy_library(Deployment(Engine(database)), directory or processes_dir(), forms or forms_dir(),
+                                deployed_by=by, note=note, force=force)
+    except BundleInvalid as exc:
+        for p in exc.report["errors"]:
+            click.echo(_problem_line(p), err=True)
+        raise click.ClickException(f"nothing was deployed: the library has {len(exc.report['errors'])} error(s)")
+    for w in result["warnings"]:
+        click.echo(_problem_line(w), err=True)
+    for d in result["deploy"]:
+        state = "deployed" if d["created"] else "unchanged"
+        click.echo(f"{d['key']}: v{d['version']} {state}" + (f" ({d['reason']})" if not d["created"] else ""))
+    click.echo(f"note: {result['note']}")
+
+
+def _problem_line(p: dict) -> str:
+    where = ":".join(str(x) for x in (p.get("file"), p.get("line")) if x)
+    elem = f" [{p['element_id']}]" if p.get("element_id") else ""
+    return f"{p.get('severity', 'error')}: {where}{elem} {p['message']}".strip()
 
 
 def _identity():

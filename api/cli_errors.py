@@ -30,12 +30,19 @@ def _first_line(exc: BaseException) -> str:
 _MISSING_SCHEMA = ("no such table", "does not exist", "undefinedtable", "undefined table")
 
 
+def _where(error: dict) -> str:
+    """A form field, or a diagram's file:line [element] (validation problems)."""
+    if error.get("field"):
+        return str(error["field"])
+    place = ":".join(str(error[k]) for k in ("file", "line") if error.get(k))
+    return place + (f" [{error['element_id']}]" if error.get("element_id") else "")
+
+
 def explain(exc: BaseException) -> str:
     """One line for the operator."""
     if isinstance(exc, EngineError):
         errors = exc.details.get("errors") or []
-        fields = "; ".join(f"{e.get('field', '')} {e.get('message', '')}".strip() for e in errors
-                           if isinstance(e, dict))
+        fields = "; ".join(f"{_where(e)} {e.get('message', '')}".strip() for e in errors if isinstance(e, dict))
         return exc.message + (f" ({fields})" if fields else "")
     if isinstance(exc, (sa.exc.ArgumentError, sa.exc.NoSuchModuleError)):
         return (f"the database URL '{_url()}' is not valid ({_first_line(exc)}); set DATABASE_URL to e.g. "

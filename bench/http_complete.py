@@ -52,8 +52,9 @@ def main(n: int = 200) -> None:
     from engine.config import forms_dir, processes_dir
     from engine.deployment import Deployment
     from engine.services import Engine
+    from engine.shipped import deploy_shipped
 
-    Deployment(Engine(database)).deploy_shipped(processes_dir(), forms_dir())
+    deploy_shipped(Deployment(Engine(database)), processes_dir(), forms_dir())
     database.dispose()
     app = create_app({"DATABASE_URL": url, "DEPLOY_SHIPPED": False, "DEMO": False, "SECRET_KEY": "bench",
                       "ATTACHMENTS_DIR": str(tmp / "files")})

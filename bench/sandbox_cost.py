@@ -23,6 +23,7 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 
+from engine.bundles import read_directories  # noqa: E402
 from engine.sandbox import IsolatedEnvironment, RestrictedEnvironment  # noqa: E402
 from engine.sandbox.pool import WorkerPool  # noqa: E402
 
@@ -94,7 +95,7 @@ def per_completion():
 
             engine.script_engine = PythonScriptEngine(TaskDataEnvironment(
                 {"date": date, "datetime": datetime, "timedelta": timedelta}))
-        engine.deploy_directories(ROOT / "processes", ROOT / "forms")
+        engine.deploy(read_directories(ROOT / "processes", ROOT / "forms"))
         identity = Identity(db)
         for org in ("lab-a", "lab-b"):
             identity.create_organisation(org, org)

@@ -27,6 +27,7 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 import sqlalchemy as sa  # noqa: E402
 
 from engine.actors import Actor  # noqa: E402
+from engine.bundles import read_directories  # noqa: E402
 from engine.db import Database  # noqa: E402
 from engine.models import Case  # noqa: E402
 from engine.services import Engine  # noqa: E402
@@ -86,7 +87,7 @@ def accreditation_cycle():
     from tests.scenarios.test_accreditation import awarded
 
     db, engine = fresh_engine()
-    engine.deploy_directories(ROOT / "processes", ROOT / "forms")
+    engine.deploy(read_directories(ROOT / "processes", ROOT / "forms"))
     identity = Identity(db)
     for org in ("lab-a", "lab-b"):
         identity.create_organisation(org, org)

@@ -8,16 +8,17 @@ from .db import Database
 
 
 def prepare(db: Database, *, deploy_shipped: bool = True, demo: bool = False) -> dict:
-    """Bring ``db`` to the newest schema; deploy the shipped library (content any earlier version already had
-    is skipped: a restart never undoes a quality manager's deploy); create demo users if ``demo``."""
+    """Bring ``db`` to the newest schema; deploy what changed in the shipped library (never over
+    a version a quality manager deployed since: :mod:`engine.shipped`); create demo users if ``demo``."""
     from .config import forms_dir, processes_dir
     from .deployment import Deployment
     from .services import Engine
+    from .shipped import deploy_shipped as deploy_shipped_files
 
     db.migrate()
     report: dict = {}
     if deploy_shipped:
-        report = Deployment(Engine(db)).deploy_shipped(processes_dir(), forms_dir())
+        report = deploy_shipped_files(Deployment(Engine(db)), processes_dir(), forms_dir())
     if demo:
         from .identity import Identity, create_demo
 

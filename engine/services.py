@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import threading
 from datetime import datetime
-from pathlib import Path
 
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -19,8 +18,8 @@ from SpiffWorkflow.util.task import TaskState
 from . import history, redaction, signatures, starting
 from .actors import SYSTEM, Actor
 from .db import Database
-from .errors import Conflict, DefinitionInvalid, EngineError, Forbidden, InvalidFormData, NotFound
-from .library import Library, load_library, read_directories
+from .errors import Conflict, EngineError, Forbidden, InvalidFormData, NotFound
+from .library import Library, load_library
 from .models import Case, Event, HumanTask, ProcessDefinition, Timer, utcnow
 from .sandbox import make_script_engine
 from .serialization import StateSerializer
@@ -70,33 +69,14 @@ class Engine:
         return load_library(files)
 
     def deploy(self, files: dict[str, str], deployed_by: str = "system", note: str | None = None) -> DeployResult:
-        """Deploy a bundle: each process whose content changed becomes a new immutable version."""
-        lib = load_library(files)
-        if not lib.ok:
-            raise DefinitionInvalid(f"the bundle has {len(lib.errors)} error(s)", lib.errors,
-                                    warnings=[p.to_dict() for p in lib.warnings])
-        deployed = []
-        with self.db.write() as s:
-            for key, pv in sorted(lib.processes.items()):
-                latest = self._latest_definition(s, key)
-                if latest is not None and latest.content_hash == pv.content_hash:
-                    deployed.append({"key": key, "version": latest.version, "created": False})
-                    continue
-                version = (latest.version + 1) if latest else 1
-                row = ProcessDefinition(
-                    key=key, name=pv.name, version=version, content_hash=pv.content_hash, files=pv.files,
-                    spec=self.serializer.dump_specs(pv.spec, pv.subprocess_specs), start_message=pv.start_message,
-                    deployed_by=deployed_by, deployed_at=utcnow(), note=note)
-                s.add(row)
-                s.flush()
-                history.record_system(s, deployed_by, "definition.deployed",
-                                      {"key": key, "version": version, "content_hash": pv.content_hash, "note": note})
-                deployed.append({"key": key, "version": version, "created": True})
-        return DeployResult(lib.report(), deployed)
+        """Deploy a whole bundle in the name of ``deployed_by`` (set-up code and tests): the one deployment
+        path, :meth:`engine.deployment.Deployment.deploy_as` — each process whose content changed becomes a
+        new immutable version, recorded in the system history."""
+        from .deployment import Deployment
 
-    def deploy_directories(self, processes_dir: str | Path, forms_dir: str | Path,
-                           deployed_by: str = "system", note: str | None = None) -> DeployResult:
-        return self.deploy(read_directories(processes_dir, forms_dir), deployed_by, note)
+        report = Deployment(self).deploy_as(files, deployed_by, note)
+        deployed = [{k: d[k] for k in ("key", "version", "created")} for d in report["deploy"]]
+        return DeployResult({k: report[k] for k in ("valid", "errors", "warnings", "processes")}, deployed)
 
     def definitions(self) -> list[dict]:
         with self.db.read() as s:

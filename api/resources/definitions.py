@@ -10,7 +10,8 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
-from engine.deployment import Deployment, bundle_from_uploads, media_type
+from engine.bundles import bundle_from_uploads, media_type
+from engine.deployment import Deployment
 from engine.errors import InvalidFormData
 
 from ..auth import current_actor, require_role, services
@@ -52,7 +53,7 @@ def _upload() -> tuple[dict[str, str], str | None]:
         note = body.get("note")
         if note is not None and not isinstance(note, str):
             raise InvalidFormData("the note is text", [{"field": "/note", "message": "must be a string"}])
-        return bundle_from_uploads([(n, t.encode("utf-8")) for n, t in body["files"].items()], limit), note
+        return bundle_from_uploads(list(body["files"].items()), limit), note
     if not request.mimetype.startswith("multipart/form-data"):
         raise InvalidFormData("send the files as multipart/form-data in the field 'files'",
                               [{"field": "/files", "message": f"content type was {request.mimetype or 'missing'}"}])

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.deployment import Deployment
+from engine.migration import Migration
 from engine.errors import Conflict
 
 from ..auth import current_actor, require_role, services
@@ -27,7 +27,7 @@ def migrate_case(args, case_id):
     happen (``dry_run``)."""
     actor = current_actor()
     services().workspace.case_for(actor, case_id)  # 404 for a case the caller cannot see
-    result = Deployment(services().engine).migrate_case(case_id, actor, args["to_version"], args["dry_run"])
+    result = Migration(services().engine).migrate_case(case_id, actor, args["to_version"], args["dry_run"])
     if not args["dry_run"] and not result["migrated"]:
         raise Conflict("the case cannot move to version %s: %s" % (result["to_version"], "; ".join(result["reasons"])),
                        reasons=result["reasons"], migration=CaseMigrationSchema().dump(result))
@@ -41,5 +41,5 @@ def migrate_case(args, case_id):
 def migrate_version(args, key, version):
     """Every open case of version ``version``: each that can move does (one transaction per case); the others
     are listed with their reasons and left untouched. ``dry_run`` reports without changing anything."""
-    return Deployment(services().engine).migrate_version(key, version, current_actor(), args["to_version"],
+    return Migration(services().engine).migrate_version(key, version, current_actor(), args["to_version"],
                                                          args["dry_run"])

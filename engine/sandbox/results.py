@@ -45,9 +45,27 @@ def check_result(task: Any, expression: str, value: Any) -> Any:
     spec = getattr(task, "task_spec", None)
     event = getattr(spec, "event_definition", None)
     if isinstance(event, TimerEventDefinition) and getattr(event, "expression", None) == expression:
-        problem = timer_value_problem(value, isinstance(event, CycleTimerEventDefinition))
+        cycle = isinstance(event, CycleTimerEventDefinition)
+        problem = timer_value_problem(value, cycle) or _unparsable(value, cycle)
         if problem:
-            raise SandboxViolation(problem)
+            shown = value if not isinstance(value, str) or len(value) <= 60 else value[:60] + "…"
+            raise SandboxViolation(f"timer '{getattr(spec, 'bpmn_name', None) or getattr(spec, 'bpmn_id', '')}': "
+                                   f"the expression {expression.strip()} gave {shown!r}: {problem}")
     if getattr(spec, "cardinality", None) == expression and isinstance(value, int) and value > MAX_INSTANCES:
         raise SandboxViolation(f"multi-instance cardinality {value} exceeds the sandbox limit of {MAX_INSTANCES}")
     return value
+
+
+def _unparsable(value: Any, cycle: bool) -> str | None:
+    """Why SpiffWorkflow cannot read a timer's string value (None if it can, or if it is not a string)."""
+    if not isinstance(value, str):
+        return None
+    try:
+        if cycle:
+            TimerEventDefinition.parse_iso_recurring_interval(value)
+        else:
+            TimerEventDefinition.parse_time_or_duration(value)
+    except Exception:  # noqa: BLE001 - SpiffWorkflow raises bare Exceptions for malformed values
+        return ('it is not an ISO 8601 repeating interval, e.g. "R3/P1D"' if cycle
+                else 'it is not an ISO 8601 date or duration, e.g. "2026-03-01T09:00:00Z" or "P30D"')
+    return None

@@ -48,7 +48,7 @@ GLOBAL_URLS = ["/api/cases?per_page=100", "/api/tasks?per_page=100", "/api/notif
 def world(api):
     """A for-cause audit of lab-a planned with ivan on the team (iris is not), with an internal note; and a
     lab-a case that received a message from the coordinator."""
-    from engine.library import read_directories
+    from engine.bundles import read_directories
 
     api.services.engine.deploy(read_directories(PROCESSES, FORMS), deployed_by="tests")
     carol = api.client("coordinator")
@@ -135,7 +135,7 @@ def test_unknown_event_types_and_keys_are_dropped_for_non_staff(api):
 def test_conflict_of_interest_details_are_staff_only(api):
     """Declared staffOnlyVariables hide an inspector's declaration from the laboratory and other inspectors."""
     from engine import redaction
-    from engine.library import read_directories
+    from engine.bundles import read_directories
     from engine.models import ProcessDefinition
 
     import sqlalchemy as sa

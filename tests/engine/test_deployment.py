@@ -9,9 +9,12 @@ import sqlalchemy as sa
 import time_machine
 
 from engine.actors import Actor
-from engine.deployment import BundleInvalid, Deployment, bundle_from_uploads
-from engine.errors import Forbidden, InvalidFormData, NotFound
-from engine.library import load_library, read_directories
+from engine.bundles import bundle_from_uploads, read_directories
+from engine.deployment import BundleInvalid, Deployment
+from engine.errors import Conflict, Forbidden, InvalidFormData, NotFound
+from engine.library import load_library
+from engine.migration import Migration
+from engine.shipped import deploy_library, deploy_shipped
 from engine.models import Case, Event, HumanTask, ProcessDefinition, Timer
 
 from ..conftest import FORMS, PROCESSES
@@ -186,7 +189,7 @@ def test_only_a_quality_manager_deploys_and_migrates(engine, dep, actors):
         with pytest.raises(Forbidden):
             dep.deploy(two_step_v2(), actor, "v2")
         with pytest.raises(Forbidden):
-            dep.migrate_case(case.id, actor, dry_run=True)
+            Migration(dep.engine).migrate_case(case.id, actor, dry_run=True)
 
 
 # -- the shipped library -----------------------------------------------------------------------------------
@@ -198,15 +201,89 @@ def test_the_shipped_library_validates():
 
 
 def test_a_restart_does_not_undo_a_quality_managers_deployment(engine, dep):
-    dep.deploy_shipped(PROCESSES, FORMS)
+    deploy_shipped(dep, PROCESSES, FORMS)
     files = read_directories(PROCESSES, FORMS)
     changed = files["membership.bpmn"].replace('name="Become a Member"', 'name="Become a member (v2)"', 1)
     assert changed != files["membership.bpmn"]
     assert [d["version"] for d in dep.deploy({"membership.bpmn": changed}, QM, "renamed")["deploy"]] == [2]
-    again = dep.deploy_shipped(PROCESSES, FORMS)  # the next start-up
+    again = deploy_shipped(dep, PROCESSES, FORMS)  # the next start-up
     assert all(not d["created"] for d in again["deploy"])
     with engine.db.read() as s:
         assert engine._latest_definition(s, "membership").version == 2
+
+
+def _library_dir(tmp_path, files: dict[str, str]):
+    """The library's files on disk, as the shipped processes/ and forms/ (written again for each change)."""
+    processes, forms = tmp_path / "processes", tmp_path / "forms"
+    for d in (processes, forms):
+        d.mkdir(exist_ok=True)
+        for old in d.iterdir():
+            old.unlink()
+    for name, text in files.items():
+        ((forms if name.endswith(".json") else processes) / name).write_text(text, encoding="utf-8")
+    return processes, forms
+
+
+def _versions(engine, key):
+    with engine.db.read() as s:
+        return [(d.version, d.deployed_by, d.note) for d in s.scalars(
+            sa.select(ProcessDefinition).where(ProcessDefinition.key == key).order_by(ProcessDefinition.version))]
+
+
+def test_the_command_line_deploys_through_the_same_path_with_a_default_note(engine, dep, tmp_path):
+    dirs = _library_dir(tmp_path, two_step())
+    first = deploy_library(dep, *dirs, deployed_by="olga")
+    assert [(d["key"], d["version"], d["created"]) for d in first["deploy"]] == [("two_step", 1, True)]
+    assert _versions(engine, "two_step") == [(1, "olga", "deployed from the command line by olga")]
+    with engine.db.read() as s:
+        [event] = s.scalars(sa.select(Event).where(Event.case_id.is_(None), Event.action == "definition.deployed"))
+        assert event.actor == "olga" and event.data["source"] == "shipped" and event.data["version"] == 1
+        assert event.data["note"] == "deployed from the command line by olga"
+    again = deploy_library(dep, *dirs, deployed_by="olga", note="again")
+    assert [d["created"] for d in again["deploy"]] == [False] and len(_versions(engine, "two_step")) == 1
+    _library_dir(tmp_path, two_step(script="result = answer.lower()"))  # the files change: a new version
+    assert [d["version"] for d in deploy_library(dep, *dirs, deployed_by="olga")["deploy"]] == [2]
+
+
+def test_the_files_never_replace_a_newer_version_a_quality_manager_deployed(engine, dep, tmp_path):
+    dirs = _library_dir(tmp_path, two_step())
+    deploy_library(dep, *dirs, deployed_by="olga")
+    dep.deploy(two_step_v2(), QM, "archive after review")  # v2 over HTTP
+    # unchanged files: nothing to do, v2 stays the latest — from the command line and at start-up
+    kept = deploy_library(dep, *dirs, deployed_by="olga")["deploy"]
+    assert [(d["version"], d["created"]) for d in kept] == [(2, False)] and "v2 stays the latest" in kept[0]["reason"]
+    assert [(d["version"], d["created"]) for d in deploy_shipped(dep, *dirs)["deploy"]] == [(2, False)]
+    # changed files: refused in one sentence (nothing deployed) unless forced; start-up keeps v2
+    _library_dir(tmp_path, two_step(script="result = answer.lower()"))
+    with pytest.raises(Conflict) as info:
+        deploy_library(dep, *dirs, deployed_by="olga")
+    assert info.value.message.startswith("not deployed: a newer version than the files exists ('two_step' v2 was "
+                                         "deployed by quinn on ")
+    assert "since the files were deployed as v1" in info.value.message and "--force" in info.value.message
+    at_start = deploy_shipped(dep, *dirs)["deploy"]
+    assert [(d["version"], d["created"]) for d in at_start] == [(2, False)] and "quinn" in at_start[0]["reason"]
+    assert [v for v, *_ in _versions(engine, "two_step")] == [1, 2]
+    forced = deploy_library(dep, *dirs, deployed_by="olga", note="back to the shipped rule", force=True)["deploy"]
+    assert [(d["version"], d["created"], d["reason"]) for d in forced] == [(3, True, "forced over v2")]
+    assert _versions(engine, "two_step")[-1] == (3, "olga", "back to the shipped rule")
+
+
+def test_files_never_deployed_do_not_replace_versions_deployed_over_http(engine, dep, tmp_path):
+    dep.deploy(two_step_v2(), QM, "made in the studio")
+    dirs = _library_dir(tmp_path, two_step())
+    with pytest.raises(Conflict) as info:
+        deploy_library(dep, *dirs, deployed_by="olga")
+    assert "and the files were never deployed" in info.value.message
+    assert [v for v, *_ in _versions(engine, "two_step")] == [1]
+
+
+def test_an_invalid_library_on_disk_deploys_nothing(engine, dep, tmp_path):
+    bad = two_step(script="import os")
+    dirs = _library_dir(tmp_path, bad)
+    with pytest.raises(BundleInvalid) as info:
+        deploy_library(dep, *dirs, deployed_by="olga")
+    assert [e["element_id"] for e in info.value.report["errors"]] == ["compute"]
+    assert _versions(engine, "two_step") == []
 
 
 # -- migration ---------------------------------------------------------------------------------------------
@@ -217,14 +294,14 @@ def test_dry_run_changes_nothing_then_the_case_moves_and_runs_the_added_task(eng
     dep.deploy(two_step_v2(), QM, "v2")
     before = _row(engine, case.id)
 
-    dry = dep.migrate_case(case.id, QM, dry_run=True)
+    dry = Migration(dep.engine).migrate_case(case.id, QM, dry_run=True)
     assert dry["can_migrate"] and not dry["migrated"] and dry["reasons"] == []
     assert (dry["from_version"], dry["to_version"]) == (1, 2)
     assert [(a["element_id"], a["ahead"]) for a in dry["added_tasks"]] == [("archive", True)]
     assert [t["element_id"] for t in dry["ready_tasks_after"]] == ["ask"]
     assert _row(engine, case.id) == before  # nothing happened
 
-    done = dep.migrate_case(case.id, QM)
+    done = Migration(dep.engine).migrate_case(case.id, QM)
     assert done["migrated"] and engine.get_case(case.id).definition_version == 2
     [event] = [e for e in engine.history(case.id) if e["action"] == "case.migrated"]
     assert event["actor"] == "quinn" and event["role"] == "quality_manager"
@@ -236,7 +313,7 @@ def test_dry_run_changes_nothing_then_the_case_moves_and_runs_the_added_task(eng
     assert [t.element_id for t in engine.ready_tasks(case.id)] == ["archive"]
     _do(engine, case.id, "archive", actors["coordinator"])
     assert engine.get_case(case.id).status == "completed"
-    again = dep.migrate_case(case.id, QM, dry_run=True)
+    again = Migration(dep.engine).migrate_case(case.id, QM, dry_run=True)
     assert not again["can_migrate"] and "ended" in again["reasons"][0]
 
 
@@ -248,12 +325,12 @@ def test_a_case_that_cannot_move_is_reported_and_untouched(engine, dep, actors):
     dep.deploy(two_step_without_review(), QM, "v2: no review")
     before = _row(engine, at_review.id)
 
-    result = dep.migrate_case(at_review.id, QM)
+    result = Migration(dep.engine).migrate_case(at_review.id, QM)
     assert not result["can_migrate"] and not result["migrated"]
     assert any("'Review' (review)" in r and "version 2" in r for r in result["reasons"]), result["reasons"]
     assert _row(engine, at_review.id) == before
 
-    bulk = dep.migrate_version("two_step", 1, QM)
+    bulk = Migration(dep.engine).migrate_version("two_step", 1, QM)
     assert (bulk["total"], bulk["migrated"], bulk["blocked"]) == (2, 1, 1)
     by_case = {c["case_id"]: c for c in bulk["cases"]}
     assert by_case[at_ask.id]["migrated"] and not by_case[at_review.id]["migrated"]
@@ -270,11 +347,11 @@ def test_bulk_dry_run_reports_every_case_and_changes_nothing(engine, dep, actors
     ids = [engine.start_case("two_step", actors["applicant"], "lab-a").id for _ in range(3)]
     dep.deploy(two_step_v2(), QM, "v2")
     before = [_row(engine, i) for i in ids]
-    report = dep.migrate_version("two_step", 1, QM, dry_run=True)
+    report = Migration(dep.engine).migrate_version("two_step", 1, QM, dry_run=True)
     assert (report["total"], report["can_migrate"], report["migrated"]) == (3, 3, 0)
     assert [_row(engine, i) for i in ids] == before
     with pytest.raises(NotFound):
-        dep.migrate_version("two_step", 7, QM, dry_run=True)
+        Migration(dep.engine).migrate_version("two_step", 7, QM, dry_run=True)
 
 
 def test_an_unchanged_timer_keeps_its_due_time_and_a_changed_one_restarts(engine, dep, actors):
@@ -287,7 +364,7 @@ def test_an_unchanged_timer_keeps_its_due_time_and_a_changed_one_restarts(engine
         v2["deadline.bpmn"] = v2["deadline.bpmn"].replace('"P1D"', '"P2D"')
         dep.deploy(v2, QM, "remind after two days")
         clock.shift(timedelta(hours=12))
-        result = dep.migrate_case(case.id, QM)
+        result = Migration(dep.engine).migrate_case(case.id, QM)
         assert result["migrated"] and result["timers_restarted"] == ["'Reminder' (remind)"]
         after = dict(_row(engine, case.id)["timers"])
         assert after["lapse"] == T0 + timedelta(days=3)  # the deadline did not move
@@ -314,7 +391,7 @@ def test_a_ready_task_whose_role_changed_gets_its_new_lane_and_loses_the_claim(e
                                       '<bpmn:flowNodeRef>review</bpmn:flowNodeRef>')
     assert load_library(v2).ok, [str(p) for p in load_library(v2).errors]
     dep.deploy(v2, QM, "the committee reviews")
-    result = dep.migrate_case(case.id, QM)
+    result = Migration(dep.engine).migrate_case(case.id, QM)
     assert [(a["element_id"], a["changes"]) for a in result["affected_ready_tasks"]] == [("review", ["lane"])]
     [after] = engine.ready_tasks(case.id)
     assert (after.id, after.role, after.claimed_by) == (review.id, "committee", None)
@@ -326,7 +403,7 @@ def test_a_case_inside_a_called_process_moves_with_it(engine, dep, actors):
     dep.deploy(called_bundle(), QM, "v1")
     case = engine.start_case("parent", actors["applicant"], "lab-a")
     dep.deploy({"child.bpmn": called_bundle(task_name="Do the work properly")["child.bpmn"]}, QM, "renamed")
-    result = dep.migrate_case(case.id, QM)
+    result = Migration(dep.engine).migrate_case(case.id, QM)
     assert result["migrated"], result["reasons"]
     assert [(a["element_id"], a["process"]) for a in result["affected_ready_tasks"]] == [("work", "child")]
     [task] = engine.ready_tasks(case.id)
@@ -348,7 +425,7 @@ def test_a_case_that_fails_on_the_new_version_is_refused_with_the_element(engine
         head, head + "<spiffworkflow:preScript>greeting = salutation + ' applicant'</spiffworkflow:preScript>")
     dep.deploy(v2, QM, "greet the applicant")
     before = _row(engine, case.id)
-    result = dep.migrate_case(case.id, QM)
+    result = Migration(dep.engine).migrate_case(case.id, QM)
     assert not result["migrated"] and "(element ask)" in result["reasons"][0], result["reasons"]
     assert "salutation" in result["reasons"][0]
     assert _row(engine, case.id) == before

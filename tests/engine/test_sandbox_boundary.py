@@ -136,7 +136,7 @@ def test_simple_form_still_validates(engine):
 
 
 def test_dmn_cells_are_linted_at_validate(engine):
-    from engine.library import read_directories
+    from engine.bundles import read_directories
 
     from ..conftest import FORMS, PROCESSES
 

@@ -199,6 +199,7 @@ def test_timer_of_a_migrated_case_fires_at_its_original_due_time(engine, actors)
     """Migrating a case to a new version keeps its pending deadline; the scheduler fires it as drawn."""
     from engine.actors import Actor
     from engine.deployment import Deployment
+    from engine.migration import Migration
 
     quality = Actor("quinn", {"quality_manager"}, None, "Quinn QM")
     engine.deploy(timer_bundle())
@@ -208,7 +209,7 @@ def test_timer_of_a_migrated_case_fires_at_its_original_due_time(engine, actors)
         case = engine.start_case("deadline", actors["applicant"], "lab-a")
         Deployment(engine).deploy(v2, quality, "reminder renamed")
         clock.move_to(T0 + timedelta(hours=6))
-        report = Deployment(engine).migrate_case(case.id, quality)
+        report = Migration(engine).migrate_case(case.id, quality)
         assert report["migrated"], report
         assert engine.get_case(case.id).definition_version == 2
         assert engine.next_timer_due() == T0 + timedelta(days=1)  # not restarted by the migration

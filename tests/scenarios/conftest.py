@@ -11,7 +11,7 @@ from .harness import PEOPLE, Driver, traveller
 
 @pytest.fixture(scope="session")
 def shipped_files():
-    from engine.library import read_directories
+    from engine.bundles import read_directories
 
     return read_directories(PROCESSES, FORMS)
 
