@@ -170,42 +170,7 @@ class Audit:
         """Per BPMN element (for the diagram overlay): its state now (active, completed, cancelled, error),
         how often it completed, when, and by whom (for automatic elements: the actor of the operation that
         ran them)."""
-        out: dict[str, dict] = {}
-        task_state: dict[str, tuple[str, str]] = {}  # task id -> (element id, last state)
-        for e in self.events(actor, case_id):
-            if not e.element_id:
-                continue
-            el = out.setdefault(e.element_id, {
-                "element_id": e.element_id, "element_name": e.element_name, "element_type": e.element_type,
-                "state": None, "active": 0, "times_completed": 0, "first_completed_at": None,
-                "last_completed_at": None, "completions": [], "first_seq": e.seq, "last_seq": e.seq})
-            el["last_seq"] = e.seq
-            if e.action == "task.ready":
-                task_state[e.task_id] = (e.element_id, "ready")
-            elif e.action in COMPLETING:
-                task_state[e.task_id] = (e.element_id, "completed")
-                at = e.occurred_at.isoformat()
-                el["times_completed"] += 1
-                el["first_completed_at"] = el["first_completed_at"] or at
-                el["last_completed_at"] = at
-                sig = signature_view(e)
-                el["completions"].append({"seq": e.seq, "at": at, "actor": e.actor, "actor_name": e.actor_name,
-                                          "role": e.role, "action": e.action, "task_id": e.task_id,
-                                          "signature_meaning": sig["meaning"] if sig else None})
-            elif e.action == "element.cancelled":
-                task_state[e.task_id] = (e.element_id, "cancelled")
-            elif e.action == "element.error":
-                task_state[e.task_id] = (e.element_id, "error")
-        for element_id, state in task_state.values():
-            el = out[element_id]
-            if state == "ready":
-                el["active"] += 1
-        for el in out.values():
-            states = {st for eid, st in task_state.values() if eid == el["element_id"]}
-            el["state"] = ("error" if "error" in states else "active" if el["active"] else
-                           "completed" if el["times_completed"] else "cancelled" if "cancelled" in states
-                           else "seen")
-        return sorted(out.values(), key=lambda x: x["first_seq"])
+        return element_states(self.events(actor, case_id))
 
     def signatures(self, actor: Actor | None, case_id: str) -> list[dict]:
         return [v for v in map(signature_view, self.events(actor, case_id)) if v is not None]
@@ -265,6 +230,48 @@ class Audit:
         self.identity.record_system_event(actor.username if actor else "system", "record.exported", {
             "case_id": case_id, "format": fmt, "events": len(record["events"]),
             "chain_ok": record["verification"]["ok"], "head_hash": head["hash"] if head else None})
+
+
+def element_states(events) -> list[dict]:
+    """Per BPMN element of these events (in seq order): its state now (active, completed, cancelled, error,
+    seen), how often it completed, when, and by whom. Shared by the audit view and the case diagrams
+    (:mod:`engine.diagram`, which passes the events of one process)."""
+    out: dict[str, dict] = {}
+    task_state: dict[str, tuple[str, str]] = {}  # task id -> (element id, last state)
+    for e in events:
+        if not e.element_id:
+            continue
+        el = out.setdefault(e.element_id, {
+            "element_id": e.element_id, "element_name": e.element_name, "element_type": e.element_type,
+            "state": None, "active": 0, "times_completed": 0, "first_completed_at": None,
+            "last_completed_at": None, "completions": [], "first_seq": e.seq, "last_seq": e.seq})
+        el["last_seq"] = e.seq
+        if e.action == "task.ready":
+            task_state[e.task_id] = (e.element_id, "ready")
+        elif e.action in COMPLETING:
+            task_state[e.task_id] = (e.element_id, "completed")
+            at = e.occurred_at.isoformat()
+            el["times_completed"] += 1
+            el["first_completed_at"] = el["first_completed_at"] or at
+            el["last_completed_at"] = at
+            sig = signature_view(e)
+            el["completions"].append({"seq": e.seq, "at": at, "actor": e.actor, "actor_name": e.actor_name,
+                                      "role": e.role, "action": e.action, "task_id": e.task_id,
+                                      "signature_meaning": sig["meaning"] if sig else None})
+        elif e.action == "element.cancelled":
+            task_state[e.task_id] = (e.element_id, "cancelled")
+        elif e.action == "element.error":
+            task_state[e.task_id] = (e.element_id, "error")
+    for element_id, state in task_state.values():
+        el = out[element_id]
+        if state == "ready":
+            el["active"] += 1
+    for el in out.values():
+        states = {st for eid, st in task_state.values() if eid == el["element_id"]}
+        el["state"] = ("error" if "error" in states else "active" if el["active"] else
+                       "completed" if el["times_completed"] else "cancelled" if "cancelled" in states
+                       else "seen")
+    return sorted(out.values(), key=lambda x: x["first_seq"])
 
 
 def _waiting_for(s, case_id: str) -> list[dict]:

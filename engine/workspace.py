@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import history, redaction, starting
+from . import diagram, history, redaction, starting
 from .access import actionable_tasks, case_visible, inspector_on_case, read_only, sees_all_cases, visible_cases
 from .actors import Actor
 from .db import Database
@@ -114,6 +114,15 @@ class Workspace:
         with self.db.read() as s:
             row = self._visible_case(actor, case_id, s)
             return self.engine.case_view(s, row, self.engine._deserialize(row), actor)
+
+    def case_diagram(self, actor: Actor, case_id: str, process: str | None = None) -> dict:
+        """The case's diagram — or, with ``process``, the diagram of a process its call activities run (by
+        ``calledElement``, at any depth) — from the definition version the case runs on, with what is done
+        and what waits now in that process, and the call activities one can open from it. Same visibility
+        as the case (404 otherwise); element states carry no variables. One read."""
+        with self.db.read() as s:
+            row = self._visible_case(actor, case_id, s)
+            return diagram.case_diagram(self.engine, s, row, self.engine._deserialize(row), process)
 
     def start_case(self, actor: Actor, process_key: str, organisation_id: str | None = None,
                    data: dict | None = None, business_key: str | None = None) -> CaseView:
