@@ -216,12 +216,13 @@ class Workspace:
 
     def for_cause_audit(self, actor: Actor, organisation_id: str, reason: str,
                         accreditation_case_id: str | None = None) -> CaseView:
-        """A for-cause surveillance audit of a laboratory, started now (who may start it: the diagram's start
-        lane)."""
-        data = {"audit_type": "for_cause", "reason": reason, "accreditation_case_id": accreditation_case_id}
-        with self.db.read() as s:
-            starting.check_organisation(s, organisation_id)
-        return self.engine.start_case("surveillance_audit", actor, organisation_id, data, viewer=actor)
+        """A for-cause surveillance audit of a laboratory, started now, linked to its running accreditation
+        (or the one named) exactly as one its accreditation starts after a change notification: parent case,
+        certificate number, scope and organisation name (:mod:`engine.linking`). 422 "<name> has no
+        accreditation to audit" otherwise. Who may start it: the diagram's start lane."""
+        return self.engine.start_linked_case("surveillance_audit", actor, organisation_id,
+                                             {"audit_type": "for_cause", "reason": reason},
+                                             parent_case_id=accreditation_case_id, viewer=actor)
 
     def _visible_case(self, actor: Actor, case_id: str, s=None) -> Case:
         def check(session):
