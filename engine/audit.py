@@ -116,6 +116,40 @@ def signature_view(e: Event) -> dict | None:
             "binding_ok": not _signature_mismatch(e, e.case_id)}
 
 
+def event_query(where, *, action: str | None = None, user: str | None = None, role: str | None = None,
+                element_id: str | None = None, since: datetime | None = None, until: datetime | None = None):
+    """The one history query (the audit API, the exports' readers and the audit console): the events of one
+    chain (``where``: a case's, or the system's) matching the filters. ``action`` may list several
+    (comma-separated) and end in ``*`` for a prefix (``task.*``); ``user`` is the acting username; ``since``
+    inclusive, ``until`` exclusive (an empty range is a 422 on ``/until``)."""
+    if since is not None and until is not None and until <= since:
+        raise InvalidFormData("the time range is empty", [{"field": "/until", "message": "must be after since"}])
+    stmt = sa.select(Event).where(where)
+    if action:
+        clauses = [Event.action.startswith(a[:-1], autoescape=True) if a.endswith("*") else Event.action == a
+                   for a in (x.strip() for x in action.split(",")) if a]
+        if clauses:
+            stmt = stmt.where(sa.or_(*clauses))
+    if user:
+        stmt = stmt.where(Event.actor == user)
+    if role:
+        stmt = stmt.where(Event.role == role)
+    if element_id:
+        stmt = stmt.where(Event.element_id == element_id)
+    if since is not None:
+        stmt = stmt.where(Event.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(Event.occurred_at < until)
+    return stmt
+
+
+def event_page(s, stmt, page: int, per_page: int, redact) -> tuple[list[dict], int]:
+    """(one page of ``stmt``'s events in ``seq`` order as the reader may see them (``redact``), the total)."""
+    total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+    rows = s.scalars(stmt.order_by(Event.seq).offset((page - 1) * per_page).limit(per_page)).all()
+    return [redact(history.as_dict(e)) for e in rows], total
+
+
 class Audit:
     """Read side of the event log for one database. ``actor`` None = a trusted caller (the CLI)."""
 
@@ -138,28 +172,12 @@ class Audit:
                 page: int = 1, per_page: int = 500) -> HistoryPage:
         """Events of a case in order. ``action`` may list several (comma-separated) and end in ``*`` for a
         prefix (``task.*``); ``user`` is the acting username; ``since`` inclusive, ``until`` exclusive."""
-        stmt = sa.select(Event).where(Event.case_id == case_id)
-        if action:
-            clauses = []
-            for a in (x.strip() for x in action.split(",") if x.strip()):
-                clauses.append(Event.action.startswith(a[:-1], autoescape=True) if a.endswith("*")
-                               else Event.action == a)
-            stmt = stmt.where(sa.or_(*clauses))
-        if user:
-            stmt = stmt.where(Event.actor == user)
-        if element_id:
-            stmt = stmt.where(Event.element_id == element_id)
-        if since is not None:
-            stmt = stmt.where(Event.occurred_at >= since)
-        if until is not None:
-            stmt = stmt.where(Event.occurred_at < until)
-        if since is not None and until is not None and until <= since:
-            raise InvalidFormData("the time range is empty", [{"field": "/until", "message": "must be after since"}])
+        stmt = event_query(Event.case_id == case_id, action=action, user=user, element_id=element_id,
+                           since=since, until=until)
         with self.db.read() as s:
             redact = self._redactor(actor, self._case(s, actor, case_id))
-            total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
-            rows = s.scalars(stmt.order_by(Event.seq).offset((page - 1) * per_page).limit(per_page)).all()
-            return HistoryPage([redact(history.as_dict(e)) for e in rows], total, page, per_page)
+            items, total = event_page(s, stmt, page, per_page, redact)
+            return HistoryPage(items, total, page, per_page)
 
     def events(self, actor: Actor | None, case_id: str) -> list[Event]:
         with self.db.read() as s:
