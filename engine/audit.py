@@ -280,12 +280,13 @@ def element_states(events) -> list[dict]:
             task_state[e.task_id] = (e.element_id, "cancelled")
         elif e.action == "element.error":
             task_state[e.task_id] = (e.element_id, "error")
+    states_of: dict[str, set[str]] = {}
     for element_id, state in task_state.values():
-        el = out[element_id]
+        states_of.setdefault(element_id, set()).add(state)
         if state == "ready":
-            el["active"] += 1
+            out[element_id]["active"] += 1
     for el in out.values():
-        states = {st for eid, st in task_state.values() if eid == el["element_id"]}
+        states = states_of.get(el["element_id"], set())
         el["state"] = ("error" if "error" in states else "active" if el["active"] else
                        "completed" if el["times_completed"] else "cancelled" if "cancelled" in states
                        else "seen")
