@@ -54,6 +54,8 @@ def test_drill_into_the_inspection_and_back(web, shipped_site, audit_in_inspecti
     expect(crumbs).to_be_visible()
     expect(crumbs.locator('[aria-current="location"]')).to_have_text("Inspection")
     expect(page.locator("#diagram-status")).to_contain_text("Showing the diagram of Inspection")
+    page.locator("#diagram-title").scroll_into_view_if_needed()
+    page.screenshot(path="/tmp/web-case-drilldown.png")
 
     crumbs.get_by_role("button", name="Surveillance audit").click()
     expect(diagram).to_have_attribute("data-process", "surveillance_audit")

@@ -221,6 +221,7 @@
 
   /** The same progress as a text list, with a link into each called process. */
   function steps(d) {
+    document.getElementById('diagram-help').hidden = !d.calls.length;
     const calls = Object.fromEntries(d.calls.map((c) => [c.element_id, c]));
     const items = d.elements
       .filter((e) => MARKERS[e.state] && (e.element_name || calls[e.element_id]))
