@@ -18,6 +18,7 @@ import ast
 
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import ThrowingEvent
 from SpiffWorkflow.util.task import TaskState
 
 from .errors import InvalidFormData
@@ -48,8 +49,9 @@ def throwers(engine, definition: ProcessDefinition, message: str) -> tuple[set[s
     for sp in [spec, *subs.values()]:
         for ts in sp.task_specs.values():
             event = getattr(ts, "event_definition", None)
-            if not isinstance(event, MessageEventDefinition) or event.name != message or "Throw" not in type(ts).__name__:
-                continue
+            if not isinstance(ts, ThrowingEvent) or not isinstance(event, MessageEventDefinition) \
+                    or event.name != message:
+                continue  # throwing: intermediate throw and end events, send tasks
             holders.add(sp.name)
             links.append(payload_variables(getattr(event, "expression", None)) or {})
     shared = dict(links[0]) if links else {}
