@@ -243,6 +243,35 @@ class ElementStateSchema(Schema):
     completions = fields.List(fields.Nested(CompletionSchema))
 
 
+class DiagramQuerySchema(Schema):
+    process = fields.String(validate=validate.Length(min=1, max=200), metadata={
+        "description": "a process the case's call activities run (their calledElement, at any depth); "
+                       "default: the case's own process"})
+
+
+class CallSchema(Schema):
+    element_id = fields.String(metadata={"description": "the call activity"})
+    element_name = fields.String(allow_none=True)
+    called_element = fields.String(metadata={"description": "the process it runs: pass as ?process= to open it"})
+    state = fields.String(allow_none=True, metadata={"description": "active | completed | cancelled | error | "
+                                                                     "seen | null (not reached)"})
+
+
+class DiagramSchema(Schema):
+    case_id = fields.String()
+    business_key = fields.String()
+    root_process = fields.String(metadata={"description": "the case's own process"})
+    process = fields.String(metadata={"description": "the process shown"})
+    process_name = fields.String()
+    definition_key = fields.String()
+    definition_version = Int64(metadata={"description": "the version the case runs on"})
+    file = fields.String(allow_none=True, metadata={"description": "the BPMN file that holds the process"})
+    xml = fields.String(allow_none=True, metadata={"description": "that file's BPMN XML"})
+    elements = fields.List(fields.Nested(ElementStateSchema), metadata={
+        "description": "the state of the shown process's elements in this case"})
+    calls = fields.List(fields.Nested(CallSchema))
+
+
 class BrokenLinkSchema(Schema):
     seq = Int64(allow_none=True)
     reason = fields.String()

@@ -116,6 +116,40 @@ def signature_view(e: Event) -> dict | None:
             "binding_ok": not _signature_mismatch(e, e.case_id)}
 
 
+def event_query(where, *, action: str | None = None, user: str | None = None, role: str | None = None,
+                element_id: str | None = None, since: datetime | None = None, until: datetime | None = None):
+    """The one history query (the audit API, the exports' readers and the audit console): the events of one
+    chain (``where``: a case's, or the system's) matching the filters. ``action`` may list several
+    (comma-separated) and end in ``*`` for a prefix (``task.*``); ``user`` is the acting username; ``since``
+    inclusive, ``until`` exclusive (an empty range is a 422 on ``/until``)."""
+    if since is not None and until is not None and until <= since:
+        raise InvalidFormData("the time range is empty", [{"field": "/until", "message": "must be after since"}])
+    stmt = sa.select(Event).where(where)
+    if action:
+        clauses = [Event.action.startswith(a[:-1], autoescape=True) if a.endswith("*") else Event.action == a
+                   for a in (x.strip() for x in action.split(",")) if a]
+        if clauses:
+            stmt = stmt.where(sa.or_(*clauses))
+    if user:
+        stmt = stmt.where(Event.actor == user)
+    if role:
+        stmt = stmt.where(Event.role == role)
+    if element_id:
+        stmt = stmt.where(Event.element_id == element_id)
+    if since is not None:
+        stmt = stmt.where(Event.occurred_at >= since)
+    if until is not None:
+        stmt = stmt.where(Event.occurred_at < until)
+    return stmt
+
+
+def event_page(s, stmt, page: int, per_page: int, redact) -> tuple[list[dict], int]:
+    """(one page of ``stmt``'s events in ``seq`` order as the reader may see them (``redact``), the total)."""
+    total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
+    rows = s.scalars(stmt.order_by(Event.seq).offset((page - 1) * per_page).limit(per_page)).all()
+    return [redact(history.as_dict(e)) for e in rows], total
+
+
 class Audit:
     """Read side of the event log for one database. ``actor`` None = a trusted caller (the CLI)."""
 
@@ -138,28 +172,12 @@ class Audit:
                 page: int = 1, per_page: int = 500) -> HistoryPage:
         """Events of a case in order. ``action`` may list several (comma-separated) and end in ``*`` for a
         prefix (``task.*``); ``user`` is the acting username; ``since`` inclusive, ``until`` exclusive."""
-        stmt = sa.select(Event).where(Event.case_id == case_id)
-        if action:
-            clauses = []
-            for a in (x.strip() for x in action.split(",") if x.strip()):
-                clauses.append(Event.action.startswith(a[:-1], autoescape=True) if a.endswith("*")
-                               else Event.action == a)
-            stmt = stmt.where(sa.or_(*clauses))
-        if user:
-            stmt = stmt.where(Event.actor == user)
-        if element_id:
-            stmt = stmt.where(Event.element_id == element_id)
-        if since is not None:
-            stmt = stmt.where(Event.occurred_at >= since)
-        if until is not None:
-            stmt = stmt.where(Event.occurred_at < until)
-        if since is not None and until is not None and until <= since:
-            raise InvalidFormData("the time range is empty", [{"field": "/until", "message": "must be after since"}])
+        stmt = event_query(Event.case_id == case_id, action=action, user=user, element_id=element_id,
+                           since=since, until=until)
         with self.db.read() as s:
             redact = self._redactor(actor, self._case(s, actor, case_id))
-            total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
-            rows = s.scalars(stmt.order_by(Event.seq).offset((page - 1) * per_page).limit(per_page)).all()
-            return HistoryPage([redact(history.as_dict(e)) for e in rows], total, page, per_page)
+            items, total = event_page(s, stmt, page, per_page, redact)
+            return HistoryPage(items, total, page, per_page)
 
     def events(self, actor: Actor | None, case_id: str) -> list[Event]:
         with self.db.read() as s:
@@ -170,42 +188,7 @@ class Audit:
         """Per BPMN element (for the diagram overlay): its state now (active, completed, cancelled, error),
         how often it completed, when, and by whom (for automatic elements: the actor of the operation that
         ran them)."""
-        out: dict[str, dict] = {}
-        task_state: dict[str, tuple[str, str]] = {}  # task id -> (element id, last state)
-        for e in self.events(actor, case_id):
-            if not e.element_id:
-                continue
-            el = out.setdefault(e.element_id, {
-                "element_id": e.element_id, "element_name": e.element_name, "element_type": e.element_type,
-                "state": None, "active": 0, "times_completed": 0, "first_completed_at": None,
-                "last_completed_at": None, "completions": [], "first_seq": e.seq, "last_seq": e.seq})
-            el["last_seq"] = e.seq
-            if e.action == "task.ready":
-                task_state[e.task_id] = (e.element_id, "ready")
-            elif e.action in COMPLETING:
-                task_state[e.task_id] = (e.element_id, "completed")
-                at = e.occurred_at.isoformat()
-                el["times_completed"] += 1
-                el["first_completed_at"] = el["first_completed_at"] or at
-                el["last_completed_at"] = at
-                sig = signature_view(e)
-                el["completions"].append({"seq": e.seq, "at": at, "actor": e.actor, "actor_name": e.actor_name,
-                                          "role": e.role, "action": e.action, "task_id": e.task_id,
-                                          "signature_meaning": sig["meaning"] if sig else None})
-            elif e.action == "element.cancelled":
-                task_state[e.task_id] = (e.element_id, "cancelled")
-            elif e.action == "element.error":
-                task_state[e.task_id] = (e.element_id, "error")
-        for element_id, state in task_state.values():
-            el = out[element_id]
-            if state == "ready":
-                el["active"] += 1
-        for el in out.values():
-            states = {st for eid, st in task_state.values() if eid == el["element_id"]}
-            el["state"] = ("error" if "error" in states else "active" if el["active"] else
-                           "completed" if el["times_completed"] else "cancelled" if "cancelled" in states
-                           else "seen")
-        return sorted(out.values(), key=lambda x: x["first_seq"])
+        return element_states(self.events(actor, case_id))
 
     def signatures(self, actor: Actor | None, case_id: str) -> list[dict]:
         return [v for v in map(signature_view, self.events(actor, case_id)) if v is not None]
@@ -265,6 +248,49 @@ class Audit:
         self.identity.record_system_event(actor.username if actor else "system", "record.exported", {
             "case_id": case_id, "format": fmt, "events": len(record["events"]),
             "chain_ok": record["verification"]["ok"], "head_hash": head["hash"] if head else None})
+
+
+def element_states(events) -> list[dict]:
+    """Per BPMN element of these events (in seq order): its state now (active, completed, cancelled, error,
+    seen), how often it completed, when, and by whom. Shared by the audit view and the case diagrams
+    (:mod:`engine.diagram`, which passes the events of one process)."""
+    out: dict[str, dict] = {}
+    task_state: dict[str, tuple[str, str]] = {}  # task id -> (element id, last state)
+    for e in events:
+        if not e.element_id:
+            continue
+        el = out.setdefault(e.element_id, {
+            "element_id": e.element_id, "element_name": e.element_name, "element_type": e.element_type,
+            "state": None, "active": 0, "times_completed": 0, "first_completed_at": None,
+            "last_completed_at": None, "completions": [], "first_seq": e.seq, "last_seq": e.seq})
+        el["last_seq"] = e.seq
+        if e.action == "task.ready":
+            task_state[e.task_id] = (e.element_id, "ready")
+        elif e.action in COMPLETING:
+            task_state[e.task_id] = (e.element_id, "completed")
+            at = e.occurred_at.isoformat()
+            el["times_completed"] += 1
+            el["first_completed_at"] = el["first_completed_at"] or at
+            el["last_completed_at"] = at
+            sig = signature_view(e)
+            el["completions"].append({"seq": e.seq, "at": at, "actor": e.actor, "actor_name": e.actor_name,
+                                      "role": e.role, "action": e.action, "task_id": e.task_id,
+                                      "signature_meaning": sig["meaning"] if sig else None})
+        elif e.action == "element.cancelled":
+            task_state[e.task_id] = (e.element_id, "cancelled")
+        elif e.action == "element.error":
+            task_state[e.task_id] = (e.element_id, "error")
+    states_of: dict[str, set[str]] = {}
+    for element_id, state in task_state.values():
+        states_of.setdefault(element_id, set()).add(state)
+        if state == "ready":
+            out[element_id]["active"] += 1
+    for el in out.values():
+        states = states_of.get(el["element_id"], set())
+        el["state"] = ("error" if "error" in states else "active" if el["active"] else
+                       "completed" if el["times_completed"] else "cancelled" if "cancelled" in states
+                       else "seen")
+    return sorted(out.values(), key=lambda x: x["first_seq"])
 
 
 def _waiting_for(s, case_id: str) -> list[dict]:

@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from . import chain, history
 from .access import case_visible
 from .actors import Actor
-from .audit import Audit, verify_chain
+from .audit import Audit, event_page, event_query, verify_chain
 from .db import Database
 from .errors import Forbidden, InvalidFormData, NotFound
 from .models import Case, Event
@@ -21,27 +21,6 @@ from .signatures import binding_digest
 
 #: who may read the system history (sign-ins and their failures, deployments, account changes, exports)
 SYSTEM_HISTORY_ROLES = frozenset({"auditor", "admin"})
-
-
-def _filtered(stmt, *, action, user, role, element_id, since, until):
-    if since is not None and until is not None and until <= since:
-        raise InvalidFormData("the time range is empty", [{"field": "/until", "message": "must be after since"}])
-    if action:
-        clauses = [Event.action.startswith(a[:-1], autoescape=True) if a.endswith("*") else Event.action == a
-                   for a in (x.strip() for x in action.split(",")) if a]
-        if clauses:
-            stmt = stmt.where(sa.or_(*clauses))
-    if user:
-        stmt = stmt.where(Event.actor == user)
-    if role:
-        stmt = stmt.where(Event.role == role)
-    if element_id:
-        stmt = stmt.where(Event.element_id == element_id)
-    if since is not None:
-        stmt = stmt.where(Event.occurred_at >= since)
-    if until is not None:
-        stmt = stmt.where(Event.occurred_at < until)
-    return stmt
 
 
 def _facets(s, where) -> dict:
@@ -104,15 +83,13 @@ class AuditConsole:
 
     @staticmethod
     def _page(s, where, filters, page, per_page, redact) -> dict:
-        stmt = _filtered(sa.select(Event).where(where), action=filters.get("action"), user=filters.get("user"),
-                         role=filters.get("role"), element_id=filters.get("element_id"),
-                         since=filters.get("since"), until=filters.get("until"))
-        total = s.scalar(sa.select(sa.func.count()).select_from(stmt.subquery()))
-        rows = s.scalars(stmt.order_by(Event.seq).offset((page - 1) * per_page).limit(per_page)).all()
+        stmt = event_query(where, action=filters.get("action"), user=filters.get("user"), role=filters.get("role"),
+                           element_id=filters.get("element_id"), since=filters.get("since"),
+                           until=filters.get("until"))
+        events, total = event_page(s, stmt, page, per_page, redact)
         chain_length = s.scalar(sa.select(sa.func.count(Event.id)).where(where))
         return {"total": total, "chain_length": chain_length, "page": page, "per_page": per_page,
-                "total_pages": max(1, -(-total // per_page)), "facets": _facets(s, where),
-                "events": [redact(history.as_dict(e)) for e in rows]}
+                "total_pages": max(1, -(-total // per_page)), "facets": _facets(s, where), "events": events}
 
     # -- verification -----------------------------------------------------------------------------------
     def verify_case(self, actor: Actor, case_id: str, anchor: dict | None = None) -> dict:

@@ -168,12 +168,18 @@ class Operation:
                                 .order_by(ProcessDefinition.version.desc()).limit(1))
         if starter is None:
             return []
-        org = parent.row.organisation_id if parent else organisation_id
-        new_id = self.start(starter, org, payload, None, parent_case_id=parent.row.id if parent else case_id)
         if parent is not None:
-            history.record(self.s, parent, self.actor, "case.linked_started",
-                           data={"message": name, "case_id": new_id, "process_key": starter.key})
-        return [new_id]
+            return [self.start_linked(starter, payload, parent)]
+        return [self.start(starter, organisation_id, payload, None, parent_case_id=case_id)]
+
+    def start_linked(self, starter: ProcessDefinition, payload: dict, parent: Loaded) -> str:
+        """Start ``starter`` (a process a message starts) as a case linked to ``parent``: the parent's
+        organisation, ``parent_case_id``, and ``case.linked_started`` in the parent's history. The one path
+        for a message a case throws and for a person's linked start (:mod:`engine.linking`)."""
+        new_id = self.start(starter, parent.row.organisation_id, payload, None, parent_case_id=parent.row.id)
+        history.record(self.s, parent, self.actor, "case.linked_started",
+                       data={"message": starter.start_message, "case_id": new_id, "process_key": starter.key})
+        return new_id
 
     # -- persisting --------------------------------------------------------------------------------
     def finish(self) -> None:

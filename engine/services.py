@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from . import history, redaction, signatures, starting
+from . import history, linking, redaction, signatures, starting
 from .actors import SYSTEM, Actor
 from .db import Database
 from .errors import Conflict, EngineError, Forbidden, InvalidFormData, NotFound
@@ -110,6 +110,28 @@ class Engine:
                 starting.check_declared_start(self, s, definition, organisation_id, data)
             ops = Operation(self, s, actor)
             case_id = ops.start(definition, organisation_id, data, business_key, parent_case_id=None)
+            ops.finish()
+            loaded = ops.loaded[case_id]
+            view = self.case_view(s, loaded.row, loaded.wf, viewer, loaded.ready_rows)
+        self._timers_changed()
+        return view
+
+    def start_linked_case(self, process_key: str, actor: Actor, organisation_id: str, data: dict, *,
+                          parent_case_id: str | None = None, viewer: Actor | None = None) -> CaseView:
+        """Start a case of ``process_key`` (a process a message starts, e.g. a surveillance audit) linked to
+        the organisation's case whose diagram starts such cases now — exactly as that case would start it:
+        the same link payload, parent and history (:mod:`engine.linking`), with ``data`` on top (e.g. the
+        audit type and reason). 422 naming the organisation when it has no such case; the start lane's role
+        is checked as for any start."""
+        with self.db.write() as s:
+            starting.check_organisation(s, organisation_id)
+            definition = self._latest_definition(s, process_key)
+            if definition is None:
+                raise NotFound(f"no process '{process_key}' is deployed", process_key=process_key)
+            self._check_may_start(definition, actor, organisation_id)
+            row, link = linking.find_parent(self, s, definition, organisation_id, parent_case_id)
+            ops = Operation(self, s, actor)
+            case_id = ops.start_linked(definition, {**link, **data}, ops.load(row.id))
             ops.finish()
             loaded = ops.loaded[case_id]
             view = self.case_view(s, loaded.row, loaded.wf, viewer, loaded.ready_rows)

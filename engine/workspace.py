@@ -13,7 +13,7 @@ from pathlib import Path
 
 import sqlalchemy as sa
 
-from . import history, redaction, starting
+from . import diagram, history, redaction, starting
 from .access import actionable_tasks, case_visible, inspector_on_case, read_only, sees_all_cases, visible_cases
 from .actors import Actor
 from .db import Database
@@ -115,6 +115,15 @@ class Workspace:
             row = self._visible_case(actor, case_id, s)
             return self.engine.case_view(s, row, self.engine._deserialize(row), actor)
 
+    def case_diagram(self, actor: Actor, case_id: str, process: str | None = None) -> dict:
+        """The case's diagram — or, with ``process``, the diagram of a process its call activities run (by
+        ``calledElement``, at any depth) — from the definition version the case runs on, with what is done
+        and what waits now in that process, and the call activities one can open from it. Same visibility
+        as the case (404 otherwise); element states carry no variables. One read."""
+        with self.db.read() as s:
+            row = self._visible_case(actor, case_id, s)
+            return diagram.case_diagram(self.engine, s, row, self.engine._deserialize(row), process)
+
     def start_case(self, actor: Actor, process_key: str, organisation_id: str | None = None,
                    data: dict | None = None, business_key: str | None = None) -> CaseView:
         """Start a case (for the caller's organisation unless another is named) and return it as the caller
@@ -207,12 +216,13 @@ class Workspace:
 
     def for_cause_audit(self, actor: Actor, organisation_id: str, reason: str,
                         accreditation_case_id: str | None = None) -> CaseView:
-        """A for-cause surveillance audit of a laboratory, started now (who may start it: the diagram's start
-        lane)."""
-        data = {"audit_type": "for_cause", "reason": reason, "accreditation_case_id": accreditation_case_id}
-        with self.db.read() as s:
-            starting.check_organisation(s, organisation_id)
-        return self.engine.start_case("surveillance_audit", actor, organisation_id, data, viewer=actor)
+        """A for-cause surveillance audit of a laboratory, started now, linked to its running accreditation
+        (or the one named) exactly as one its accreditation starts after a change notification: parent case,
+        certificate number, scope and organisation name (:mod:`engine.linking`). 422 "<name> has no
+        accreditation to audit" otherwise. Who may start it: the diagram's start lane."""
+        return self.engine.start_linked_case("surveillance_audit", actor, organisation_id,
+                                             {"audit_type": "for_cause", "reason": reason},
+                                             parent_case_id=accreditation_case_id, viewer=actor)
 
     def _visible_case(self, actor: Actor, case_id: str, s=None) -> Case:
         def check(session):

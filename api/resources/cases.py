@@ -15,6 +15,8 @@ from ..schemas import (
     CaseSchema,
     CommentCreateSchema,
     CommentSchema,
+    DiagramQuerySchema,
+    DiagramSchema,
 )
 
 blp = Blueprint("cases", __name__, url_prefix="/api/cases", description="Cases (process instances)")
@@ -43,6 +45,16 @@ def start_case(args):
 def get_case(case_id):
     """A case: status, the tasks the caller may act on, and its data."""
     return services().workspace.case_for(current_actor(), case_id)
+
+
+@blp.get("/<case_id>/diagram")
+@blp.arguments(DiagramQuerySchema, location="query")
+@blp.response(200, DiagramSchema)
+def get_diagram(args, case_id):
+    """The case's diagram (BPMN XML of the version it runs on) with what is done and what waits now; with
+    `process`, the diagram of a process one of its call activities runs (at any depth), marked the same way.
+    404 for a process the case does not call."""
+    return services().workspace.case_diagram(current_actor(), case_id, args.get("process"))
 
 
 @blp.get("/<case_id>/comments")

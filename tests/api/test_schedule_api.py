@@ -53,7 +53,8 @@ def test_schedule_shows_what_is_coming_to_those_who_may_see_it(env):
 
 
 def test_for_cause_audit_started_by_a_coordinator_only(env):
-    app, _ = env
+    app, drive = env
+    case = awarded(drive)
     body = {"organisation_id": "lab-a", "reason": "complaint about labelling"}
     assert client(app, "alice").post("/api/audits/for-cause", json=body).status_code == 403
     r = client(app, "carol").post("/api/audits/for-cause", json=body)
@@ -61,6 +62,30 @@ def test_for_cause_audit_started_by_a_coordinator_only(env):
     assert r.json["process_key"] == "surveillance_audit"
     assert [t["element_id"] for t in r.json["tasks"]] == ["plan_surveillance_audit"]
     assert client(app, "carol").post("/api/audits/for-cause", json={"organisation_id": "lab-a"}).status_code == 422
+    # linked to the laboratory's accreditation as one its change notification starts
+    audit = client(app, "carol").get(f"/api/cases/{r.json['id']}").json
+    accreditation = client(app, "carol").get(f"/api/cases/{case.id}").json
+    assert audit["parent_case_id"] == case.id
+    for key in ("certificate_number", "scope", "organisation_name"):
+        assert audit["data"][key] == accreditation["data"][key] and audit["data"][key], key
+    assert audit["data"]["accreditation_case_id"] == case.id
+    # the laboratory sees its audit linked to its accreditation
+    assert client(app, "alice").get(f"/api/cases/{r.json['id']}").json["parent_case_id"] == case.id
+
+
+def test_a_for_cause_audit_of_an_organisation_with_no_accreditation_is_refused(env):
+    app, drive = env
+    r = client(app, "carol").post("/api/audits/for-cause", json={"organisation_id": "lab-b", "reason": "complaint"})
+    assert r.status_code == 422 and r.headers["Content-Type"].startswith("application/problem+json")
+    assert r.json["detail"] == "Lab B has no accreditation to audit"
+    assert [e["field"] for e in r.json["errors"]] == ["/organisation_id"]
+    awarded(drive)  # lab-a's accreditation does not make lab-b auditable
+    r = client(app, "carol").post("/api/audits/for-cause", json={"organisation_id": "lab-b", "reason": "complaint"})
+    assert r.status_code == 422 and "Lab B has no accreditation" in r.json["detail"]
+    r = client(app, "carol").post("/api/audits/for-cause", json={"organisation_id": "lab-b", "reason": "complaint",
+                                                                 "accreditation_case_id": "no-such-case"})
+    assert r.status_code == 422 and [e["field"] for e in r.json["errors"]] == ["/accreditation_case_id"]
+    assert client(app, "carol").get("/api/cases?process=surveillance_audit").json["total"] == 0
 
 
 def test_reminder_notification_reaches_the_applicant(env):

@@ -102,7 +102,7 @@ def test_the_called_inspection_shares_the_parent_case_team(drive):
 
 
 def test_surveillance_audit_team_comes_from_its_plan(drive):
-    audit = drive.workspace.for_cause_audit(drive.people["carol"], "lab-a", "Complaint")
+    audit = drive.start("surveillance_audit", who="carol", data={"audit_type": "for_cause", "reason": "Complaint"})
     assert not _sees(drive, "lead", audit.id)
     drive.do(audit.id, "plan_surveillance_audit", "carol")
     assert _active(drive, audit.id) == ["insp.lead"] and _sees(drive, "lead", audit.id)

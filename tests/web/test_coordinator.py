@@ -45,6 +45,22 @@ def test_a_coordinator_assigns_and_releases_a_review(web, shipped_site):
     web.assert_no_errors()
 
 
+def _award_lab_a(site):
+    """An awarded accreditation of lab-a, driven through the engine (tests/scenarios/harness.py)."""
+    from ..scenarios.harness import PEOPLE, Driver
+    from ..scenarios.test_accreditation import awarded
+
+    identity = site.services.identity
+    if identity.actor("bob") is None:
+        identity.create_organisation("lab-b", "Lab B")
+    for actor in PEOPLE.values():
+        if identity.actor(actor.username) is None:
+            identity.create_user(actor.username, PASSWORD, actor.roles, organisation_id=actor.organisation_id,
+                                 display_name=actor.display_name)
+    drive = Driver(site.services.engine, site.services.workspace, None)
+    return drive.case(awarded(drive).id)
+
+
 def test_internal_notes_schedule_and_a_for_cause_audit(web, shipped_site, browser):
     site = shipped_site
     case = site.start("accreditation")
@@ -59,12 +75,21 @@ def test_internal_notes_schedule_and_a_for_cause_audit(web, shipped_site, browse
     page.goto(site.base_url + "/schedule")
     expect(page.locator("#schedule-count")).to_contain_text("date")
     form = page.locator("#for-cause")
+    # lab-a's application is not awarded yet: nothing to audit, said in words next to the field
     form.get_by_label("Organisation (id)").fill("lab-a")
     form.get_by_label("Reason").fill("Complaint about labelling")
     form.get_by_role("button", name="Start the audit").click()
+    expect(form.get_by_role("alert")).to_have_text("Lab A has no accreditation to audit")
+    expect(form.get_by_label("Organisation (id)")).to_have_attribute("aria-invalid", "true")
+    # once awarded, the audit starts linked to the accreditation (its parent case)
+    accreditation = _award_lab_a(site)
+    form.get_by_role("button", name="Start the audit").click()
     expect(page.locator("#notice")).to_contain_text("For-cause audit started")
     expect(page.locator("#case-meta")).to_contain_text("surveillance_audit")
-    web.assert_no_errors()
+    expect(page.locator("#case-meta")).to_contain_text(accreditation.data["certificate_number"])
+    expect(page.locator("#case-meta").get_by_role("link", name="parent case")).to_have_attribute(
+        "href", f"/cases/{accreditation.id}")
+    web.assert_no_errors(allow=("422",))
 
     lab = browser.new_context(viewport={"width": 1280, "height": 900})
     lab_page = lab.new_page()

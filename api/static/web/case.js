@@ -30,7 +30,7 @@
     await Promise.all([
       attachments(),
       comments(),
-      diagram(theCase, api('GET', `/api/cases/${enc}/history/elements`)),
+      diagram(null),
       history(),
     ]);
   }
@@ -121,68 +121,169 @@
     }
   }
 
-  async function bpmnFile(c) {
-    const base = `/api/process-definitions/${encodeURIComponent(c.process_key)}/versions/${c.definition_version}`;
-    const version = await api('GET', base);
-    const names = version.files.map((f) => f.name).filter((n) => n.endsWith('.bpmn'));
-    const name = names.includes(`${c.process_key}.bpmn`) ? `${c.process_key}.bpmn` : names[0];
-    if (!name) return null;
-    const response = await fetch(`${base}/files/${encodeURIComponent(name)}`, {credentials: 'same-origin'});
-    if (!response.ok) throw new Error(`could not load the diagram ${name}: ${response.status}`);
-    return response.text();
-  }
+  // the diagram shown now, and the path of call activities opened to reach it (the breadcrumb)
+  const trail = [];
+  let viewer = null;
 
-  async function diagram(c, elementsPromise) {
+  /** Show the diagram of `process` (null: the case's own) with its done / waiting steps. A call activity
+   * opens the diagram of the process it calls (click, Enter / Space on it, or the link in the steps list);
+   * the breadcrumb goes back. Every diagram comes from GET /api/cases/<id>/diagram (one engine read). */
+  async function diagram(process, from) {
     const note = document.getElementById('diagram-note');
     const container = document.getElementById('diagram');
-    const [xml, elements] = await Promise.all([bpmnFile(c), elementsPromise]);
-    if (!xml) {
+    const query = process ? `?process=${encodeURIComponent(process)}` : '';
+    const d = await api('GET', `/api/cases/${encodeURIComponent(caseId)}/diagram${query}`);
+    if (from !== undefined) {
+      // drilling down adds a level; going back cuts the trail to the level chosen
+      const at = trail.findIndex((level) => level.process === d.process);
+      if (at >= 0) trail.splice(at + 1);
+      else trail.push({process: d.process, name: from || d.process_name});
+    } else {
+      trail.splice(0, trail.length, {process: d.process, name: d.process_name});
+    }
+    crumbs();
+    note.hidden = true;
+    container.hidden = false;
+    container.dataset.process = d.process;
+    if (!d.xml) {
       container.hidden = true;
       note.textContent = 'This process version has no BPMN file to show.';
       note.hidden = false;
+      steps(d);
       return;
     }
-    const viewer = new BpmnJS({container});
+    if (!viewer) {
+      viewer = new BpmnJS({container});
+      const canvas = viewer.get('canvas');
+      // zoom, fit and reset from buttons (keyboard operable)
+      document.getElementById('zoom-in').onclick = () => canvas.zoom(canvas.zoom() * 1.25);
+      document.getElementById('zoom-out').onclick = () => canvas.zoom(canvas.zoom() / 1.25);
+      document.getElementById('zoom-fit').onclick = () => canvas.zoom('fit-viewport');
+      document.getElementById('zoom-reset').onclick = () => canvas.zoom(1.0);
+      viewer.on('element.click', (event) => {
+        const call = (viewer.accreditCalls || {})[event.element.id];
+        if (call) open(call);
+      });
+    }
     try {
-      const {warnings} = await viewer.importXML(xml);
+      const {warnings} = await viewer.importXML(d.xml);
       if (warnings && warnings.length) console.warn('diagram import warnings', warnings);
     } catch (e) {
       container.hidden = true;
       note.textContent = /no diagram to display/i.test(e.message)
-        ? 'This process has no drawn diagram (no layout in its BPMN file); see the history below.'
+        ? 'This process has no drawn diagram (no layout in its BPMN file); see the steps and the history below.'
         : `The diagram could not be shown: ${e.message}`;
       note.hidden = false;
+      steps(d);
       return;
     }
     const canvas = viewer.get('canvas');
     const registry = viewer.get('elementRegistry');
     canvas.zoom('fit-viewport');
     const shown = [];
-    for (const element of elements) {
+    for (const element of d.elements) {
       const marker = MARKERS[element.state];
       const shape = registry.get(element.element_id);
       if (!marker || !shape) continue;
       canvas.addMarker(element.element_id, marker);
       const gfx = registry.getGraphics(element.element_id);
-      const done = element.times_completed
-        ? `completed ${element.times_completed}×, last ${utc(element.last_completed_at)}` : element.state;
       const title = document.createElementNS('http://www.w3.org/2000/svg', 'title');
-      title.textContent = `${element.element_name || element.element_id}: ${done}`;
+      title.textContent = `${element.element_name || element.element_id}: ${stateWords(element)}`;
       gfx.prepend(title);
       shown.push(element.element_id);
     }
     container.dataset.marked = shown.join(' ');
-    // zoom, fit and reset from buttons (keyboard operable), and the same progress as a text list
-    document.getElementById('zoom-in').onclick = () => canvas.zoom(canvas.zoom() * 1.25);
-    document.getElementById('zoom-out').onclick = () => canvas.zoom(canvas.zoom() / 1.25);
-    document.getElementById('zoom-fit').onclick = () => canvas.zoom('fit-viewport');
-    document.getElementById('zoom-reset').onclick = () => canvas.zoom(1.0);
-    const words = {completed: 'completed', active: 'waiting now', cancelled: 'cancelled'};
-    document.getElementById('steps').replaceChildren(...elements
-      .filter((e) => MARKERS[e.state] && e.element_name)
-      .map((e) => el('li', {}, `${e.element_name}: ${e.state === 'completed' && e.times_completed
-        ? `completed${e.times_completed > 1 ? ` ${e.times_completed}×` : ''}, last ${utc(e.last_completed_at)}`
-        : (words[e.state] || e.state)}`)));
+    // call activities open the diagram they call: a button in the diagram for the keyboard and screen readers
+    viewer.accreditCalls = {};
+    for (const call of d.calls) {
+      const gfx = registry.getGraphics(call.element_id);
+      if (!gfx) continue;
+      viewer.accreditCalls[call.element_id] = call;
+      canvas.addMarker(call.element_id, 'accredit-call');
+      gfx.setAttribute('tabindex', '0');
+      gfx.setAttribute('role', 'button');
+      gfx.setAttribute('aria-label', `Open the diagram of ${call.element_name || call.called_element}`);
+      gfx.addEventListener('keydown', (event) => {
+        if (event.key !== 'Enter' && event.key !== ' ') return;
+        event.preventDefault();
+        open(call);
+      });
+    }
+    steps(d);
+  }
+
+  function stateWords(e) {
+    const words = {completed: 'completed', active: 'waiting now', cancelled: 'cancelled', error: 'failed'};
+    return e.state === 'completed' && e.times_completed
+      ? `completed${e.times_completed > 1 ? ` ${e.times_completed}×` : ''}, last ${utc(e.last_completed_at)}`
+      : (words[e.state] || e.state);
+  }
+
+  /** The same progress as a text list, with a link into each called process. */
+  function steps(d) {
+    document.getElementById('diagram-help').hidden = !d.calls.length;
+    const calls = Object.fromEntries(d.calls.map((c) => [c.element_id, c]));
+    const items = d.elements
+      .filter((e) => MARKERS[e.state] && (e.element_name || calls[e.element_id]))
+      .map((e) => el('li', {}, `${e.element_name || e.element_id}: ${stateWords(e)}`,
+        calls[e.element_id] ? [' · ', callLink(calls[e.element_id])] : null));
+    // called processes not reached yet can be opened too (to see what they hold)
+    for (const call of d.calls) {
+      if (d.elements.some((e) => e.element_id === call.element_id && MARKERS[e.state])) continue;
+      items.push(el('li', {}, `${call.element_name || call.element_id}: not reached`, ' · ', callLink(call)));
+    }
+    document.getElementById('steps-title').textContent =
+      trail.length > 1 ? `Steps of ${d.process_name} in this case, as text` : 'Steps of this case as text';
+    document.getElementById('steps').replaceChildren(...items);
+  }
+
+  function callLink(call) {
+    return el('a', {href: `#diagram-${encodeURIComponent(call.called_element)}`, class: 'open-call',
+                    dataset: {process: call.called_element},
+                    onclick: (event) => { event.preventDefault(); open(call); }},
+      `open the diagram of ${call.element_name || call.called_element}`);
+  }
+
+  async function open(call) {
+    try {
+      await diagram(call.called_element, call.element_name || call.called_element);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      Accredit.showError(e.message);
+      return;
+    }
+    announce();
+  }
+
+  /** The breadcrumb: the case's process, then each called process opened (the last one is where we are). */
+  function crumbs() {
+    const nav = document.getElementById('diagram-crumbs');
+    nav.hidden = trail.length < 2;
+    nav.querySelector('ol').replaceChildren(...trail.map((level, i) => el('li', {},
+      i === trail.length - 1
+        ? el('span', {'aria-current': 'location'}, level.name)
+        : el('button', {type: 'button', class: 'crumb', dataset: {process: level.process},
+                        onclick: () => back(i)}, level.name))));
+  }
+
+  async function back(index) {
+    const level = trail[index];
+    try {
+      await diagram(index === 0 ? null : level.process, level.name);
+    } catch (e) {
+      if (!(e instanceof ApiError)) throw e;
+      Accredit.showError(e.message);
+      return;
+    }
+    announce();
+  }
+
+  function announce() {
+    const title = document.getElementById('diagram-title');
+    const where = trail.map((level) => level.name).join(' › ');
+    document.getElementById('diagram-status').textContent = trail.length > 1
+      ? `Showing the diagram of ${trail[trail.length - 1].name} (${where}).` : `Showing the case's diagram.`;
+    title.focus();
   }
 
   // what the engine did as a consequence of a person's (or a timer's) action: folded under that action

@@ -117,13 +117,26 @@ const AccreditForms = (() => {
     }
     const given = (path) => path.split('.').slice(1).reduce(
       (node, part) => (node !== undefined && node !== null ? node[part] : undefined), data) !== undefined;
+    const filled = new WeakSet();
     for (const [path, field] of Object.entries(ed.editors)) {
       if (field && field.hasPlaceholderOption && !given(path)) field.setValue(undefined);
       // json-editor starts a number at 0: leave it empty until someone types one (value() then leaves it out)
-      if (field && field.input && field.schema && ['integer', 'number'].includes(field.schema.type) && !given(path)) {
-        field.input.value = '';
-      }
+      if (isNumber(field) && !given(path)) field.input.value = '';
+      if (field) filled.add(field);
     }
+    // ... and so does every number of a row added later (a list of objects, e.g. rendered as a table): a new
+    // row's numbers start empty too — only fields nobody has seen yet, never one someone typed in
+    ed.on('change', () => {
+      for (const field of Object.values(ed.editors)) {
+        if (!field || filled.has(field)) continue;
+        filled.add(field);
+        if (isNumber(field)) field.input.value = '';
+      }
+    });
+  }
+
+  function isNumber(field) {
+    return Boolean(field && field.input && field.schema && ['integer', 'number'].includes(field.schema.type));
   }
 
 

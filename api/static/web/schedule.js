@@ -46,6 +46,7 @@
     event.preventDefault();
     const error = document.getElementById('fc-error');
     error.hidden = true;
+    for (const id of ['fc-org', 'fc-reason']) document.getElementById(id).removeAttribute('aria-invalid');
     const body = {organisation_id: document.getElementById('fc-org').value.trim(),
       reason: document.getElementById('fc-reason').value.trim()};
     if (!body.organisation_id || !body.reason) {
@@ -59,8 +60,15 @@
       location.assign(`/cases/${encodeURIComponent(audit.id)}`);
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
+      // in words: the server's sentence (e.g. "Lab B has no accreditation to audit"), the field it names marked
       error.textContent = e.message;
       error.hidden = false;
+      const fields = {'/organisation_id': 'fc-org', '/accreditation_case_id': 'fc-org', '/reason': 'fc-reason'};
+      for (const x of (e.problem && e.problem.errors) || []) {
+        const input = document.getElementById(fields[x.field] || '');
+        if (input) input.setAttribute('aria-invalid', 'true');
+      }
+      document.getElementById('fc-org').setAttribute('aria-describedby', 'fc-error');
     }
   }
 
