@@ -159,6 +159,18 @@ def test_a_case_started_on_the_single_diagram_finishes_on_it_after_the_split(dri
     assert latest == 2
     assert {"accreditation_eligibility", "accreditation_maintenance"} <= {x["key"] for x in d.engine.definitions()}
 
+    # it cannot be moved onto the split version (its desk review is drawn elsewhere there): a migration says
+    # so, naming the task, and leaves the case as it was
+    from engine.actors import Actor
+    from engine.deployment import Deployment
+
+    quinn = Actor("quinn", {"quality_manager"}, None, "Quinn")
+    result = Deployment(d.engine).migrate_case(old.id, quinn, dry_run=True)
+    assert result["can_migrate"] is False
+    assert any("desk_review" in reason for reason in result["reasons"]), result["reasons"]
+    assert Deployment(d.engine).migrate_case(old.id, quinn)["can_migrate"] is False
+    assert d.ready_ids(old.id) == ["desk_review"]
+
     # the old case keeps its version and finishes on it: desk review, inspection, decision, award
     assert d.case(old.id).definition_version == 1
     to_committee(d, old)
