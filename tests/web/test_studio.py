@@ -36,7 +36,8 @@ def test_editor_opens_the_accreditation_diagram(qm, shipped_site):
     qm.goto("/studio/accreditation/versions/1")
     expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
     expect(page.locator("#canvas .bjs-powered-by")).to_be_visible()  # the bpmn.io licence's watermark
-    expect(page.locator('#canvas .djs-element[data-element-id="eligibility_review"]')).to_have_count(1)
+    expect(page.locator('#canvas .djs-element[data-element-id="compliance_application"]')).to_have_count(1)
+    expect(page.locator('#canvas .djs-element[data-element-id="eligibility_phase"]')).to_have_count(1)  # a phase
     expect(page.locator("#canvas .djs-palette")).to_be_visible()  # the modeler, not a viewer
     page.screenshot(path=SHOTS + "editor.png", full_page=True)
     qm.assert_no_errors()
@@ -63,30 +64,30 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     page.get_by_role("link", name="Open accreditation version 1").click()
     expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
 
-    # a label and a timer, in the properties panel
-    _select(page, "eligibility_review")
-    expect(page.locator("#panel-body .role")).to_contain_text("coordinator")
-    _set(page, "name", "Review eligibility (two reviewers)")
-    expect(page.locator('#canvas [data-element-id="eligibility_review"] text')).to_contain_text("two reviewers")
-    _select(page, "rfi_escalation_timer")
-    expect(page.locator("#prop-timer")).to_have_value('"P30D"')
-    _set(page, "timer", "P45D")  # unquoted: not Python, the engine refuses it
+    # a label and a timer, in the properties panel (of the top-level diagram: the phases are files of their own)
+    _select(page, "compliance_application")
+    expect(page.locator("#panel-body .role")).to_contain_text("applicant")
+    _set(page, "name", "Submit compliance application (with SOPs)")
+    expect(page.locator('#canvas [data-element-id="compliance_application"] text')).to_contain_text("with SOPs")
+    _select(page, "compliance_lapse")
+    expect(page.locator("#prop-timer")).to_have_value("compliance_lapse_after")  # the DMN table deadlines
+    _set(page, "timer", "P13M")  # unquoted: not Python, the engine refuses it
     expect(page.locator("#changed-files")).to_contain_text("accreditation.bpmn")
 
     # validate: the error is listed and marked on its element; clicking it selects the element
-    _select(page, "eligibility_review")
+    _select(page, "compliance_application")
     page.get_by_role("button", name="Validate").click()
-    problem = page.locator('#problems button.problem[data-element="rfi_escalation_timer"]')
+    problem = page.locator('#problems button.problem[data-element="compliance_lapse"]')
     expect(problem).to_contain_text("quote the ISO 8601 value")
-    expect(page.locator('#canvas .djs-element.studio-error[data-element-id="rfi_escalation_timer"]')).to_have_count(1)
+    expect(page.locator('#canvas .djs-element.studio-error[data-element-id="compliance_lapse"]')).to_have_count(1)
     expect(page.locator("#canvas .problem-badge")).to_have_count(1)
     page.screenshot(path=SHOTS + "problem.png", full_page=True)
     problem.click()
-    expect(page.locator("#panel-body .element-type code")).to_have_text("rfi_escalation_timer")
-    expect(page.locator('#canvas .djs-element.selected[data-element-id="rfi_escalation_timer"]')).to_have_count(1)
+    expect(page.locator("#panel-body .element-type code")).to_have_text("compliance_lapse")
+    expect(page.locator('#canvas .djs-element.selected[data-element-id="compliance_lapse"]')).to_have_count(1)
 
     # fix it, validate again: clean
-    _set(page, "timer", '"P45D"')
+    _set(page, "timer", '"P13M"')
     page.get_by_role("button", name="Validate").click()
     expect(page.locator("#validation-status")).to_have_text("No problems: the bundle is valid.")
     expect(page.locator("#canvas .studio-error")).to_have_count(0)
@@ -94,22 +95,23 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     # deploy: the note is required
     page.get_by_role("button", name="Deploy as a new version").click()
     expect(page.locator("#note-error")).to_contain_text("Write why")
-    page.get_by_label("Change note").fill("Two reviewers for eligibility; 45 days before a late RFI answer escalates")
+    page.get_by_label("Change note").fill("SOPs with the compliance application; 13 months before it lapses")
     page.get_by_role("button", name="Deploy as a new version").click()
     deployed = page.locator('#deploy-result li[data-key="accreditation"]')
     expect(deployed).to_contain_text("accreditation v2 deployed")
     page.screenshot(path=SHOTS + "deployed.png", full_page=True)
     versions = {v["version"]: v for v in qm.site.client("quality_manager").get(
         "/api/process-definitions/accreditation").get_json()["versions"]}
-    assert versions[2]["note"].startswith("Two reviewers") and versions[2]["deployed_by"] == "quinn"
+    assert versions[2]["note"].startswith("SOPs with") and versions[2]["deployed_by"] == "quinn"
 
     # the diff: both changes listed and marked
     deployed.get_by_role("link", name="Compare v1 → v2").click()
     expect(page.locator("#diff[data-ready=true]")).to_be_attached(timeout=20_000)
-    changed = page.locator('#diff-list li.changed[data-element="eligibility_review"]')
-    expect(changed).to_contain_text("Review eligibility (two reviewers)")
-    expect(page.locator('#diff-list li.changed[data-element="rfi_escalation_timer"]')).to_be_visible()
-    expect(page.locator('#to-canvas .djs-element.diff-changed[data-element-id="eligibility_review"]')).to_have_count(1)
+    changed = page.locator('#diff-list li.changed[data-element="compliance_application"]')
+    expect(changed).to_contain_text("Submit compliance application (with SOPs)")
+    expect(page.locator('#diff-list li.changed[data-element="compliance_lapse"]')).to_be_visible()
+    expect(page.locator('#to-canvas .djs-element.diff-changed[data-element-id="compliance_application"]')) \
+        .to_have_count(1)
     expect(page.locator("#diff-files")).to_contain_text("accreditation.bpmn")
     page.screenshot(path=SHOTS + "diff.png", full_page=True)
     if AXE.exists():
@@ -118,7 +120,7 @@ def test_quality_manager_changes_validates_deploys_compares_and_migrates(qm, shi
     # the new version is listed at once, with its note; then migration: dry run, then migrate the running case
     qm.goto("/studio")
     v2 = page.locator('article[data-key="accreditation"] tr[data-version="2"]')
-    expect(v2).to_contain_text("Two reviewers for eligibility")
+    expect(v2).to_contain_text("SOPs with the compliance application")
     expect(v2).to_contain_text("quinn")
     expect(v2.locator(".badge")).to_have_text("latest")
     page.get_by_role("link", name="Migrate cases of accreditation version 1").click()
@@ -199,7 +201,7 @@ def test_studio_pages_are_accessible_at_desktop_and_phone_width(qm, shipped_site
         qm.goto(path)
         expect(page.locator(ready)).to_be_attached(timeout=20_000)
         if name == "editor":
-            _select(page, "eligibility_application")
+            _select(page, "compliance_application")
         page.screenshot(path=f"{SHOTS}{name}-{width}.png", full_page=True)
         assert not _axe(page), (path, _axe(page))
     qm.assert_no_errors()
@@ -252,21 +254,21 @@ def test_panel_writes_the_properties_the_engine_reads(qm, shipped_site):
     page = qm.page
     qm.goto("/studio/accreditation/versions/1")
     expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
-    _select(page, "eligibility_review")
+    _select(page, "compliance_application")
     page.locator("#prop-signatureMeaning").select_option("review")
-    _set(page, "shareWith", "applicant")
+    _set(page, "shareWith", "inspector")
     _set(page, "PostScript", "reviewed = True")
-    _select(page, "rfi_escalation_timer")
-    _set(page, "scheduleKind", "rfi_deadline")
-    _select(page, "Lane_committee")
-    _set(page, "role", "committee")
+    _select(page, "compliance_lapse")
+    _set(page, "scheduleKind", "application_lapse")
+    _select(page, "Lane_applicant")
+    _set(page, "role", "applicant")
     xml = page.evaluate("async () => (await window.studioModeler.saveXML({format: true})).xml")
     found = _extensions(xml)
-    review = {(t, a.get("name")): a.get("value", text) for t, a, text in found["eligibility_review"]}
+    review = {(t, a.get("name")): a.get("value", text) for t, a, text in found["compliance_application"]}
     assert review[("property", "signatureMeaning")] == "review"
-    assert review[("property", "shareWith")] == "applicant"
+    assert review[("property", "shareWith")] == "inspector"
     assert review[("postScript", None)] == "reviewed = True"
-    assert ("property", {"name": "scheduleKind", "value": "rfi_deadline"}, "") in found["rfi_escalation_timer"]
+    assert ("property", {"name": "scheduleKind", "value": "application_lapse"}, "") in found["compliance_lapse"]
     qm.assert_no_errors()
 
 
@@ -276,7 +278,7 @@ def test_modelling_hints_point_at_an_unreachable_unnamed_task(qm, shipped_site):
     qm.goto("/studio/accreditation/versions/1")
     expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
     loose = page.evaluate("""() => { const m = window.studioModeler;
-        const lane = m.get('elementRegistry').get('Lane_committee');
+        const lane = m.get('elementRegistry').get('Lane_coordinator');
         return m.get('modeling').createShape({type: 'bpmn:Task'}, {x: lane.x + 300, y: lane.y + lane.height / 2},
                                              lane.parent).id; }""")
     page.get_by_role("button", name="Validate").click()
