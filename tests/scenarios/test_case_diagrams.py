@@ -59,10 +59,16 @@ def test_an_accreditation_in_its_inspection_after_a_loop(drive):
     to_committee(drive, case)
     carol = drive.people["carol"]
     top = drive.workspace.case_diagram(carol, case.id)
-    assert _states(top)["inspection"] == "completed" and _states(top)["committee_decision"] == "active"
+    assert _states(top)["inspection_phase"] == "completed" and _states(top)["decision_phase"] == "active"
+    assert "committee_decision" not in _states(top)  # a phase's steps are not on the top level
+    stage = drive.workspace.case_diagram(carol, case.id, "accreditation_inspection")
+    assert _states(stage)["inspection"] == "completed"
+    assert [c["called_element"] for c in stage["calls"]] == ["inspection"]
     inner = _states(drive.workspace.case_diagram(carol, case.id, "inspection"))
     assert inner["inspection_checklist"] == inner["inspection_report"] == "completed"
     assert "committee_decision" not in inner
+    decision = _states(drive.workspace.case_diagram(carol, case.id, "accreditation_decision"))
+    assert decision["committee_decision"] == "active"
 
 
 def _chain():

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.library import load_library, read_directories
+from engine.bundles import read_directories
+from engine.library import load_library
 
 from ..conftest import FORMS, PROCESSES
 from .test_accreditation import awarded, to_committee, to_desk_review
@@ -164,13 +165,13 @@ def test_a_case_started_on_the_single_diagram_finishes_on_it_after_the_split(dri
     # it cannot be moved onto the split version (its desk review is drawn elsewhere there): a migration says
     # so, naming the task, and leaves the case as it was
     from engine.actors import Actor
-    from engine.deployment import Deployment
+    from engine.migration import Migration
 
     quinn = Actor("quinn", {"quality_manager"}, None, "Quinn")
-    result = Deployment(d.engine).migrate_case(old.id, quinn, dry_run=True)
+    result = Migration(d.engine).migrate_case(old.id, quinn, dry_run=True)
     assert result["can_migrate"] is False
     assert any("desk_review" in reason for reason in result["reasons"]), result["reasons"]
-    assert Deployment(d.engine).migrate_case(old.id, quinn)["can_migrate"] is False
+    assert Migration(d.engine).migrate_case(old.id, quinn)["can_migrate"] is False
     assert d.ready_ids(old.id) == ["desk_review"]
 
     # the old case keeps its version and finishes on it: desk review, inspection, decision, award
