@@ -53,6 +53,7 @@ class Loaded:
         # this on every save, so saving writes only the difference (no read, no delete-and-reinsert)
         self.timer_rows, self.message_rows = _index_rows(row, wf)
         self.ready_rows: list[HumanTask] | None = None  # the case's ready inbox rows after the last save
+        self.pending_events: list[dict] = []  # history recorded, not yet written (Operation.finish writes it)
 
 
 class Operation:
@@ -193,6 +194,10 @@ class Operation:
             self.s.flush()
         except StaleDataError as exc:
             raise Conflict("the case was changed by someone else meanwhile; reload and try again") from exc
+        events = [e for loaded in self.loaded.values() for e in loaded.pending_events]
+        history.write_events(self.s, events)  # every case's new history in one INSERT
+        for loaded in self.loaded.values():
+            loaded.pending_events = []
         if not self.engine.db.is_sqlite:
             # delivered at commit to every `accredit scheduler` listening: timers may have changed
             self.s.execute(sa.text(f"NOTIFY {TIMERS_CHANNEL}"))
