@@ -28,7 +28,7 @@ SYSTEM_CHAIN_LOCK = 0x61756469  # "audi"
 def _next_link(s, loaded) -> tuple[int, str | None]:
     """(seq, prev_hash) of the case's next event: read from the table once per operation, then tracked on
     ``loaded`` (``next_seq`` and ``chain_head``)."""
-    if loaded.next_seq is None or not hasattr(loaded, "chain_head"):
+    if loaded.next_seq is None:
         last = s.execute(sa.select(Event.seq, Event.hash).where(Event.case_id == loaded.row.id)
                          .order_by(Event.seq.desc()).limit(1)).first()
         loaded.next_seq = (last.seq if last else 0) + 1

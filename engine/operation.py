@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import caseteam, history, pruning, stepping
 from .actors import Actor
 from .errors import Conflict, NotFound, ProcessError
-from .models import Case, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
+from .models import Case, Event, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
 from .sandbox import SandboxViolation, ScriptTimeout
 from .workflow_state import (
     all_tasks,
@@ -49,6 +49,7 @@ class Loaded:
         self.row, self.wf, self.definition = row, wf, definition
         self.before = snapshot(wf)
         self.next_seq: int | None = None  # history sequence, read lazily from the event table
+        self.chain_head: str | None = None  # hash of the case's last event (with next_seq)
         # what the timer and message_subscription rows of this case hold now: they are written from exactly
         # this on every save, so saving writes only the difference (no read, no delete-and-reinsert)
         self.timer_rows, self.message_rows = _index_rows(row, wf)
@@ -69,14 +70,43 @@ class Operation:
     def load(self, case_id: str) -> Loaded:
         if case_id in self.loaded:
             return self.loaded[case_id]
-        stmt = sa.select(Case).where(Case.id == case_id)
+        loaded = self._load_where(Case.id == case_id)
+        if loaded is None:
+            raise NotFound(f"case {case_id} does not exist", case_id=case_id)
+        return loaded
+
+    def load_for_task(self, task_id: str) -> tuple[Loaded, HumanTask] | None:
+        """The case of human task ``task_id`` (locked, loaded) and the task's inbox row, else None. Two
+        statements, both after the lock: the case row with its history head, then the case's ready inbox rows
+        with the task's own (kept as ``ready_rows``: saving does not read them again)."""
+        case_of = sa.select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery()
+        loaded = self._load_where(Case.id == case_of)
+        if loaded is None:
+            return None
+        rows = self.s.scalars(sa.select(HumanTask).where(
+            HumanTask.case_id == loaded.row.id,
+            sa.or_(HumanTask.status == "ready", HumanTask.id == task_id))).all()
+        loaded.ready_rows = [r for r in rows if r.status == "ready"]
+        ref = next((r for r in rows if r.id == task_id), None)
+        return (loaded, ref) if ref is not None else None
+
+    def _load_where(self, where) -> Loaded | None:
+        """Load (and on PostgreSQL lock) the case row matching ``where`` in one statement together with the
+        (seq, hash) head of its history chain, so recording history reads nothing more."""
+        head = sa.select(Event.seq, Event.hash).where(Event.case_id == Case.id).order_by(Event.seq.desc()).limit(1)
+        stmt = sa.select(Case, head.with_only_columns(Event.seq).scalar_subquery(),
+                         head.with_only_columns(Event.hash).scalar_subquery()).where(where)
         if not self.engine.db.is_sqlite:
             stmt = stmt.with_for_update(of=Case)
-        row = self.s.scalar(stmt)
-        if row is None:
-            raise NotFound(f"case {case_id} does not exist", case_id=case_id)
+        found = self.s.execute(stmt).first()
+        if found is None:
+            return None
+        row, head_seq, head_hash = found
+        if row.id in self.loaded:
+            return self.loaded[row.id]
         wf = self.engine._deserialize(row)
-        loaded = self.loaded[case_id] = Loaded(row, wf, row.definition)
+        loaded = self.loaded[row.id] = Loaded(row, wf, row.definition)
+        loaded.next_seq, loaded.chain_head = (head_seq or 0) + 1, head_hash
         return loaded
 
     def start(self, definition: ProcessDefinition, organisation_id, data, business_key, parent_case_id) -> str:
@@ -92,7 +122,7 @@ class Operation:
         self.s.add(row)
         self.s.flush()  # the row must exist before history and index rows point at it
         loaded = self.loaded[case_id] = Loaded(row, wf, definition)
-        loaded.next_seq = 1
+        loaded.next_seq, loaded.chain_head = 1, None  # a new chain
         engine_vars = {"case_id": case_id, "organisation_id": organisation_id, "business_key": business_key,
                        "started_at": now.isoformat(), "parent_case_id": parent_case_id}
         history.record(self.s, loaded, self.actor, "case.started", data={
@@ -266,8 +296,10 @@ class Operation:
 
     def _write_inbox(self, loaded: Loaded, ready, timers, now) -> None:
         row = loaded.row
-        existing = {h.id: h for h in self.s.scalars(
-            sa.select(HumanTask).where(HumanTask.case_id == row.id, HumanTask.status == "ready"))}
+        if loaded.ready_rows is None:
+            loaded.ready_rows = list(self.s.scalars(
+                sa.select(HumanTask).where(HumanTask.case_id == row.id, HumanTask.status == "ready")))
+        existing = {h.id: h for h in loaded.ready_rows}
         kept = []
         for task in ready:
             tid = str(task.id)

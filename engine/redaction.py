@@ -17,6 +17,8 @@ exports (:mod:`engine.audit`), and notifications (:func:`notifications_for`).
 """
 from __future__ import annotations
 
+import weakref
+
 import sqlalchemy as sa
 
 from .access import sees_all_cases, visible_cases
@@ -68,13 +70,21 @@ def is_staff(actor: Actor | None) -> bool:
     return actor is None or sees_all_cases(actor)
 
 
-def staff_only_variables(engine, definition: ProcessDefinition) -> set[str]:
+#: per engine, per definition version (immutable): its staff-only variables, read from the diagram once
+_STAFF_ONLY: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def staff_only_variables(engine, definition: ProcessDefinition) -> frozenset[str]:
     """Variables any task of the definition declares ``staffOnlyVariables`` (comma-separated)."""
-    spec, subs = engine._specs_for(definition)
-    out: set[str] = set()
-    for sp in [spec, *subs.values()]:
-        for ts in sp.task_specs.values():
-            out |= {v.strip() for v in properties(ts).get("staffOnlyVariables", "").split(",") if v.strip()}
+    known = _STAFF_ONLY.setdefault(engine, {})
+    out = known.get(definition.id)
+    if out is None:
+        spec, subs = engine._specs_for(definition)
+        names: set[str] = set()
+        for sp in [spec, *subs.values()]:
+            for ts in sp.task_specs.values():
+                names |= {v.strip() for v in properties(ts).get("staffOnlyVariables", "").split(",") if v.strip()}
+        out = known[definition.id] = frozenset(names)
     return out
 
 

@@ -221,11 +221,11 @@ class Engine:
         name, username, UTC time, meaning and the SHA-256 binding to ``data`` in the ``task.completed`` event."""
         data = dict(data or {})
         with self.db.write() as s:
-            ref = s.get(HumanTask, task_id)
-            if ref is None:
-                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
             ops = Operation(self, s, actor)
-            loaded = ops.load(ref.case_id)
+            found = ops.load_for_task(task_id)
+            if found is None:
+                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            loaded, ref = found
             if not sees_case(s, actor, loaded.row):
                 raise NotFound(f"task {task_id} does not exist", task_id=task_id)
             if ref.status != "ready":
