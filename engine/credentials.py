@@ -109,17 +109,20 @@ def issue(s, user: User, name: str, lifetime: timedelta) -> tuple[str, ApiToken]
     return token, row
 
 
+#: built once (this runs on every API request): the token's row, its user and the user's roles
+_TOKEN_ACTOR = (sa.select(ApiToken.id, ApiToken.expires_at, ApiToken.last_used_at, User.username, User.display_name,
+                          User.organisation_id, User.active, UserRole.role)
+                .join(User, User.id == ApiToken.user_id)
+                .outerjoin(UserRole, UserRole.user_id == User.id)
+                .where(ApiToken.token_hash == sa.bindparam("token_hash"), ApiToken.revoked.is_(False)))
+
+
 def token_actor(db, token: str) -> Actor | None:
     """The actor of a valid token held by an active user, else None. One read (token, user and roles joined,
     no ORM objects: this runs on every API request); refreshes ``last_used_at`` at most every 15 min."""
     now = utcnow()
-    stmt = (sa.select(ApiToken.id, ApiToken.expires_at, ApiToken.last_used_at, User.username, User.display_name,
-                      User.organisation_id, User.active, UserRole.role)
-            .join(User, User.id == ApiToken.user_id)
-            .outerjoin(UserRole, UserRole.user_id == User.id)
-            .where(ApiToken.token_hash == digest(token), ApiToken.revoked.is_(False)))
     with db.engine.connect() as conn:
-        rows = conn.execute(stmt).all()
+        rows = conn.execute(_TOKEN_ACTOR, {"token_hash": digest(token)}).all()
     if not rows:
         return None
     row = rows[0]

@@ -42,6 +42,19 @@ TIMERS_CHANNEL = "accredit_timers"
 MAX_CASCADE = 50
 
 
+# statements of the hot path, built once: a case row with the (seq, hash) head of its history chain, by id or
+# by one of its human tasks; the case's ready inbox rows and one task's row
+_HEAD = sa.select(Event.seq, Event.hash).where(Event.case_id == Case.id).order_by(Event.seq.desc()).limit(1)
+_CASE_WITH_HEAD = sa.select(Case, _HEAD.with_only_columns(Event.seq).scalar_subquery(),
+                            _HEAD.with_only_columns(Event.hash).scalar_subquery())
+_CASE_BY_ID = _CASE_WITH_HEAD.where(Case.id == sa.bindparam("case_id"))
+_CASE_OF_TASK = _CASE_WITH_HEAD.where(
+    Case.id == sa.select(HumanTask.case_id).where(HumanTask.id == sa.bindparam("task_id")).scalar_subquery())
+_READY_ROWS_AND_TASK = sa.select(HumanTask).where(
+    HumanTask.case_id == sa.bindparam("case_id"),
+    sa.or_(HumanTask.status == "ready", HumanTask.id == sa.bindparam("task_id")))
+
+
 class Loaded:
     """A case in the middle of an operation: its row, its live workflow and the 'before' snapshot."""
 
@@ -70,7 +83,7 @@ class Operation:
     def load(self, case_id: str) -> Loaded:
         if case_id in self.loaded:
             return self.loaded[case_id]
-        loaded = self._load_where(Case.id == case_id)
+        loaded = self._load_case(_CASE_BY_ID, {"case_id": case_id})
         if loaded is None:
             raise NotFound(f"case {case_id} does not exist", case_id=case_id)
         return loaded
@@ -79,26 +92,20 @@ class Operation:
         """The case of human task ``task_id`` (locked, loaded) and the task's inbox row, else None. Two
         statements, both after the lock: the case row with its history head, then the case's ready inbox rows
         with the task's own (kept as ``ready_rows``: saving does not read them again)."""
-        case_of = sa.select(HumanTask.case_id).where(HumanTask.id == task_id).scalar_subquery()
-        loaded = self._load_where(Case.id == case_of)
+        loaded = self._load_case(_CASE_OF_TASK, {"task_id": task_id})
         if loaded is None:
             return None
-        rows = self.s.scalars(sa.select(HumanTask).where(
-            HumanTask.case_id == loaded.row.id,
-            sa.or_(HumanTask.status == "ready", HumanTask.id == task_id))).all()
+        rows = self.s.scalars(_READY_ROWS_AND_TASK, {"case_id": loaded.row.id, "task_id": task_id}).all()
         loaded.ready_rows = [r for r in rows if r.status == "ready"]
         ref = next((r for r in rows if r.id == task_id), None)
         return (loaded, ref) if ref is not None else None
 
-    def _load_where(self, where) -> Loaded | None:
-        """Load (and on PostgreSQL lock) the case row matching ``where`` in one statement together with the
-        (seq, hash) head of its history chain, so recording history reads nothing more."""
-        head = sa.select(Event.seq, Event.hash).where(Event.case_id == Case.id).order_by(Event.seq.desc()).limit(1)
-        stmt = sa.select(Case, head.with_only_columns(Event.seq).scalar_subquery(),
-                         head.with_only_columns(Event.hash).scalar_subquery()).where(where)
+    def _load_case(self, stmt, params: dict) -> Loaded | None:
+        """Load (and on PostgreSQL lock) one case row in one statement together with the (seq, hash) head of
+        its history chain, so recording history reads nothing more."""
         if not self.engine.db.is_sqlite:
             stmt = stmt.with_for_update(of=Case)
-        found = self.s.execute(stmt).first()
+        found = self.s.execute(stmt, params).first()
         if found is None:
             return None
         row, head_seq, head_hash = found
