@@ -42,14 +42,18 @@ TIMERS_CHANNEL = "accredit_timers"
 MAX_CASCADE = 50
 
 
-# statements of the hot path, built once: a case row with the (seq, hash) head of its history chain, by id or
-# by one of its human tasks; the case's ready inbox rows and one task's row
+# statements of the hot path, built once: a case row by id or by one of its human tasks — on SQLite with the
+# (seq, hash) head of its history chain (BEGIN IMMEDIATE has serialised the writers already), on PostgreSQL
+# locked and without it (subqueries would read the snapshot taken *before* waiting for the lock: the head is
+# read after it, by history._next_link); the case's ready inbox rows and one task's row
 _HEAD = sa.select(Event.seq, Event.hash).where(Event.case_id == Case.id).order_by(Event.seq.desc()).limit(1)
-_CASE_WITH_HEAD = sa.select(Case, _HEAD.with_only_columns(Event.seq).scalar_subquery(),
-                            _HEAD.with_only_columns(Event.hash).scalar_subquery())
-_CASE_BY_ID = _CASE_WITH_HEAD.where(Case.id == sa.bindparam("case_id"))
-_CASE_OF_TASK = _CASE_WITH_HEAD.where(
-    Case.id == sa.select(HumanTask.case_id).where(HumanTask.id == sa.bindparam("task_id")).scalar_subquery())
+_BY_ID = Case.id == sa.bindparam("case_id")
+_OF_TASK = Case.id == sa.select(HumanTask.case_id).where(HumanTask.id == sa.bindparam("task_id")).scalar_subquery()
+_WITH_HEAD = sa.select(Case, _HEAD.with_only_columns(Event.seq).scalar_subquery(),
+                       _HEAD.with_only_columns(Event.hash).scalar_subquery())
+_LOCKED = sa.select(Case).with_for_update(of=Case)
+_CASE_BY_ID = {"sqlite": _WITH_HEAD.where(_BY_ID), "locked": _LOCKED.where(_BY_ID)}
+_CASE_OF_TASK = {"sqlite": _WITH_HEAD.where(_OF_TASK), "locked": _LOCKED.where(_OF_TASK)}
 _READY_ROWS_AND_TASK = sa.select(HumanTask).where(
     HumanTask.case_id == sa.bindparam("case_id"),
     sa.or_(HumanTask.status == "ready", HumanTask.id == sa.bindparam("task_id")))
@@ -100,20 +104,21 @@ class Operation:
         ref = next((r for r in rows if r.id == task_id), None)
         return (loaded, ref) if ref is not None else None
 
-    def _load_case(self, stmt, params: dict) -> Loaded | None:
-        """Load (and on PostgreSQL lock) one case row in one statement together with the (seq, hash) head of
-        its history chain, so recording history reads nothing more."""
-        if not self.engine.db.is_sqlite:
-            stmt = stmt.with_for_update(of=Case)
-        found = self.s.execute(stmt, params).first()
+    def _load_case(self, statements: dict, params: dict) -> Loaded | None:
+        """Load one case row: on SQLite in one statement with the (seq, hash) head of its history chain; on
+        PostgreSQL locked, the head then read after the lock when history is first recorded."""
+        sqlite = self.engine.db.is_sqlite
+        found = self.s.execute(statements["sqlite" if sqlite else "locked"], params).first()
         if found is None:
             return None
-        row, head_seq, head_hash = found
+        row = found[0]
         if row.id in self.loaded:
             return self.loaded[row.id]
         wf = self.engine._deserialize(row)
         loaded = self.loaded[row.id] = Loaded(row, wf, row.definition)
-        loaded.next_seq, loaded.chain_head = (head_seq or 0) + 1, head_hash
+        if sqlite:
+            head_seq, head_hash = found[1], found[2]
+            loaded.next_seq, loaded.chain_head = (head_seq or 0) + 1, head_hash
         return loaded
 
     def start(self, definition: ProcessDefinition, organisation_id, data, business_key, parent_case_id) -> str:
