@@ -310,7 +310,7 @@ class Deployment:
 
     def _version_plan(self, s, lib: Library, key: str, reason: str) -> dict:
         pv = lib.processes[key]
-        latest = self.engine._latest_definition(s, key)
+        latest = self.engine.specs.latest(s, key)
         same = latest is not None and latest.content_hash == pv.content_hash
         return {"key": key, "version": latest.version if same else (latest.version + 1 if latest else 1),
                 "created": not same, "previous_version": latest.version if latest else None,
@@ -323,7 +323,7 @@ class Deployment:
             pv = lib.processes.get(key)
             if pv is None:
                 continue
-            latest = self.engine._latest_definition(s, key)
+            latest = self.engine.specs.latest(s, key)
             if unchanged == "any":
                 same = s.scalar(sa.select(ProcessDefinition.version).where(
                     ProcessDefinition.key == key, ProcessDefinition.content_hash == pv.content_hash)
@@ -372,9 +372,9 @@ class Deployment:
     def version(self, key: str, version: int) -> dict:
         with self.db.read() as s:
             d = self._definition(s, key, version)
-            latest = self.engine._latest_definition(s, key)
+            latest = self.engine.specs.latest(s, key)
             running, total = self._case_counts(s, d.id).get(d.id, (0, 0))
-            spec, subs = self.engine._specs_for(d)
+            spec, subs = self.engine.specs.of(d)
             tasks = [_element(t, sp.name) for sp in [spec, *subs.values()] for t in sp.task_specs.values()
                      if getattr(t, "manual", False)]
             return {"key": d.key, "name": d.name, "version": d.version, "latest": d.version == latest.version,
@@ -420,7 +420,7 @@ class Deployment:
                 "files": files}
 
     def diff_specs(self, a: ProcessDefinition, b: ProcessDefinition) -> list[dict]:
-        (spec_a, subs_a), (spec_b, subs_b) = self.engine._specs_for(a), self.engine._specs_for(b)
+        (spec_a, subs_a), (spec_b, subs_b) = self.engine.specs.of(a), self.engine.specs.of(b)
         pairs = [(a.key, spec_a, spec_b)] + [(n, subs_a.get(n), subs_b.get(n))
                                              for n in sorted(set(subs_a) | set(subs_b))]
         return [self._spec_diff(name, old, new) for name, old, new in pairs]
@@ -491,7 +491,7 @@ class Deployment:
         with self.db.read() as s:
             source = self._definition(s, key, version)
             target = self._definition(s, key, to_version) if to_version is not None else \
-                self.engine._latest_definition(s, key)
+                self.engine.specs.latest(s, key)
             ids = list(s.scalars(sa.select(Case.id).where(Case.definition_id == source.id, Case.status == "running")
                                  .order_by(Case.created_at, Case.id)))
         cases = []
@@ -512,7 +512,7 @@ class Deployment:
         loaded = ops.load(case_id)
         row, source = loaded.row, loaded.definition
         target = self._definition(s, row.process_key, to_version) if to_version is not None else \
-            self.engine._latest_definition(s, row.process_key)
+            self.engine.specs.latest(s, row.process_key)
         result = {"case_id": row.id, "business_key": row.business_key, "organisation_id": row.organisation_id,
                   "process_key": row.process_key, "from_version": source.version, "to_version": target.version,
                   "can_migrate": False, "migrated": False, "reasons": [],
@@ -528,7 +528,7 @@ class Deployment:
         result.update(added_tasks=changes["added"], removed_tasks=changes["removed"], changed_tasks=changes["changed"])
 
         wf = loaded.wf
-        new_spec, new_subs = self.engine._specs_for(target)
+        new_spec, new_subs = self.engine.specs.of(target)
         try:
             top, sp_diffs = diff_workflow(self.engine.serializer.registry, wf, new_spec, new_subs)
         except (KeyError, AttributeError) as exc:  # an element the comparison cannot place

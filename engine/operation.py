@@ -114,7 +114,7 @@ class Operation:
         row = found[0]
         if row.id in self.loaded:
             return self.loaded[row.id]
-        wf = self.engine._deserialize(row)
+        wf = self.engine.specs.restore(row)
         loaded = self.loaded[row.id] = Loaded(row, wf, row.definition)
         if sqlite:
             head_seq, head_hash = found[1], found[2]
@@ -125,7 +125,7 @@ class Operation:
         case_id = str(uuid.uuid4())
         now = utcnow()
         business_key = business_key or f"{definition.key.upper()}-{now:%Y%m%d}-{case_id[:8]}"
-        wf = self.engine._new_workflow(definition)
+        wf = self.engine.specs.new_workflow(definition)
         row = Case(id=case_id, definition_id=definition.id, process_key=definition.key,
                    organisation_id=organisation_id, business_key=business_key, parent_case_id=parent_case_id,
                    status="running", outcome=None, state="", started_by=self.actor.username,

@@ -113,7 +113,7 @@ class Workspace:
         diagram shares with them); 404 otherwise. One read, one deserialization."""
         with self.db.read() as s:
             row = self._visible_case(actor, case_id, s)
-            return self.engine.case_view(s, row, self.engine._deserialize(row), actor)
+            return self.engine.case_view(s, row, self.engine.specs.restore(row), actor)
 
     def start_case(self, actor: Actor, process_key: str, organisation_id: str | None = None,
                    data: dict | None = None, business_key: str | None = None) -> CaseView:
