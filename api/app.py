@@ -10,10 +10,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_smorest import Api
 
+from engine.attachments import DEFAULT_CASE_QUOTA, DEFAULT_MAX_UPLOAD
 from engine.db import Database, database_url
 from engine.identity import Identity
 from engine.services import Engine
-from engine.workspace import DEFAULT_CASE_QUOTA, DEFAULT_MAX_UPLOAD, Workspace
+from engine.workspace import Workspace
 
 from .problems import register_error_handlers
 

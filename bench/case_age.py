@@ -78,7 +78,7 @@ class LoopCase:
             loads, dumps = [], []
             for _ in range(10):
                 t0 = time.process_time()
-                wf = self.engine._deserialize(row)
+                wf = self.engine.specs.restore(row)
                 loads.append(time.process_time() - t0)
                 dumps.append(cpu(lambda: self.engine.serializer.dump_state(wf)))
         return statistics.median(loads) * 1000, statistics.median(dumps) * 1000

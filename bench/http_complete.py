@@ -10,7 +10,10 @@ are started, then the laboratory's first task (the eligibility application) of e
 The figure that matters is CPU ms per completion (``time.process_time``, so other processes on the machine
 do not count) and its ratio to the hello-world floor. SQL statements are counted with a SQLAlchemy event.
 
-    python bench/http_complete.py [cases]
+    python bench/http_complete.py [cases] [--postgres postgresql://postgres@127.0.0.1:5432/postgres]
+
+With ``--postgres ADMIN_URL`` the same run goes to a fresh PostgreSQL database made (and dropped) through that
+server (the server's own CPU is not counted: compare statement counts and the ratios of runs alike).
 """
 from __future__ import annotations
 
@@ -44,9 +47,26 @@ def _cpu_ms(fn, n: int) -> list[float]:
     return out
 
 
-def main(n: int = 200) -> None:
+def _postgres_database(admin_url: str) -> tuple[str, object]:
+    """A fresh database on the server of ``admin_url``: (its URL, a function that drops it)."""
+    import uuid
+
+    name = f"accredit_bench_{uuid.uuid4().hex[:12]}"
+    admin = sa.create_engine(admin_url.replace("postgresql://", "postgresql+psycopg://", 1),
+                             isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(sa.text(f'CREATE DATABASE "{name}"'))
+
+    def drop():
+        with admin.connect() as conn:
+            conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + f"/{name}", drop
+
+
+def main(n: int = 200, postgres: str | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="accredit-bench-"))
-    url = f"sqlite:///{tmp / 'bench.sqlite'}"
+    url, drop = (f"sqlite:///{tmp / 'bench.sqlite'}", None) if postgres is None else _postgres_database(postgres)
     database = Database(url)
     database.migrate()
     from engine.config import forms_dir, processes_dir
@@ -96,7 +116,8 @@ def main(n: int = 200) -> None:
     orm_ms = _cpu_ms(orm_commit, n)
 
     med = statistics.median
-    print(f"cases: {n} (shipped accreditation process, SQLite file, in-process test client)")
+    where = "SQLite file" if postgres is None else "PostgreSQL"
+    print(f"cases: {n} (shipped accreditation process, {where}, in-process test client)")
     print(f"complete task over HTTP : median {med(complete_ms):6.2f} ms CPU, p90 "
           f"{sorted(complete_ms)[int(n * .9)]:6.2f} ms, {sql_per:.1f} SQL statements/request")
     print(f"baseline hello-world    : median {med(hello_ms):6.3f} ms CPU  -> completion = "
@@ -104,7 +125,12 @@ def main(n: int = 200) -> None:
     print(f"baseline ORM row commit : median {med(orm_ms):6.3f} ms CPU  -> completion = "
           f"{med(complete_ms) / med(orm_ms):.1f}x commit")
     svc.db.dispose()
+    if drop is not None:
+        drop()
 
 
 if __name__ == "__main__":
-    main(int(sys.argv[1]) if len(sys.argv) > 1 else 200)
+    args = sys.argv[1:]
+    pg = args[args.index("--postgres") + 1] if "--postgres" in args else None
+    plain = [a for a in args if a != "--postgres" and a != pg]
+    main(int(plain[0]) if plain else 200, pg)

@@ -106,7 +106,7 @@ def main(n: int = 100_000, repeats: int = 60) -> None:
         print(f"{label:33}: median {med:6.2f} ms, p95 {p:6.2f} ms  ({p / base[1]:.0f}x baseline p95)")
     with db.read() as s:
         from engine.access import actionable_tasks
-        from engine.workspace import SORTS
+        from engine.inbox import SORTS
 
         stmt = (sa.select(HumanTask).where(HumanTask.status == "ready", actionable_tasks(carol))
                 .order_by(*SORTS["due"], HumanTask.id).limit(20))

@@ -37,7 +37,7 @@ def startable(engine, actor: Actor) -> dict:
             .order_by(ProcessDefinition.key)).all()
         specs = {}
         for row in rows:
-            spec, subs = engine._specs_for(row)
+            spec, subs = engine.specs.of(row)
             specs[row.key] = (row, spec, subs)
         processes, messages, seen = [], [], set()
         for key, (row, spec, subs) in specs.items():

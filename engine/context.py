@@ -48,7 +48,7 @@ def decision_context(engine, workspace, actor: Actor, task_id: str) -> list[dict
     with engine.db.read() as s:
         row = s.get(HumanTask, task_id)
         definition = s.get(Case, row.case_id).definition
-        spec, subs = engine._specs_for(definition)
+        spec, subs = engine.specs.of(definition)
         files = definition.files
     task_spec = None
     for sp in [spec, *subs.values()]:

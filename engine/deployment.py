@@ -175,7 +175,7 @@ class Deployment:
 
     def _version_plan(self, s, lib: Library, key: str, reason: str) -> dict:
         pv = lib.processes[key]
-        latest = self.engine._latest_definition(s, key)
+        latest = self.engine.specs.latest(s, key)
         same = latest is not None and latest.content_hash == pv.content_hash
         return {"key": key, "version": latest.version if same else (latest.version + 1 if latest else 1),
                 "created": not same, "previous_version": latest.version if latest else None,
@@ -191,7 +191,7 @@ class Deployment:
             pv = lib.processes.get(key)
             if pv is None:
                 continue
-            latest = self.engine._latest_definition(s, key)
+            latest = self.engine.specs.latest(s, key)
             entry = {"key": key, "previous_version": latest.version if latest else None,
                      "content_hash": pv.content_hash, "reason": reason}
             if latest is not None and latest.content_hash == pv.content_hash:
@@ -247,9 +247,9 @@ class Deployment:
     def version(self, key: str, version: int) -> dict:
         with self.db.read() as s:
             d = find_version(s, key, version)
-            latest = self.engine._latest_definition(s, key)
+            latest = self.engine.specs.latest(s, key)
             running, total = self._case_counts(s, d.id).get(d.id, (0, 0))
-            spec, subs = self.engine._specs_for(d)
+            spec, subs = self.engine.specs.of(d)
             tasks = [element(t, sp.name) for sp in [spec, *subs.values()] for t in sp.task_specs.values()
                      if getattr(t, "manual", False)]
             return {"key": d.key, "name": d.name, "version": d.version, "latest": d.version == latest.version,

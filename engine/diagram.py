@@ -82,14 +82,14 @@ def process_file(files: dict[str, str], process_id: str) -> tuple[str, str] | No
 def case_diagram(engine, s, row: Case, wf, process: str | None) -> dict:
     """The diagram of ``process`` (default: the case's own) in case ``row`` (workflow ``wf``) with the state
     of its elements (:func:`engine.audit.element_states` over the events of that process). 404 for a process the case's definition does not reach through call activities."""
-    spec, subs = engine._specs_for(row.definition)
+    spec, subs = engine.specs.of(row.definition)
     structure = Structure(spec, subs)
     shown = process or structure.root
     if shown not in structure.reachable:
         raise NotFound(f"the process '{shown}' is not called in case {row.business_key} "
                        f"(process {row.process_key}, version {row.definition.version})",
                        process=shown, errors=[{"field": "/process", "message": "no call activity runs this process"}])
-    found = process_file(engine.definition_files(row.definition), shown)
+    found = process_file(engine.specs.files(row.definition), shown)
     # which diagram process each task of the case belongs to
     task_process: dict[str, set[str]] = {}
     live_calls: set[str] = set()  # call activity ids running now, in the shown process

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 
+import functools
+from contextvars import ContextVar
+
 import jsonschema
 import sqlalchemy as sa
 from sqlalchemy.orm import Session
@@ -24,36 +27,68 @@ def form_schema(definition: ProcessDefinition, form: str | None, files: dict | N
     return json.loads(text)
 
 
-def _format_checker(session: Session | None) -> jsonschema.FormatChecker:
+#: the session that ``user:<role>`` format checks read, for the validation under way (validators are shared)
+_SESSION: ContextVar[Session | None] = ContextVar("accredit_form_session", default=None)
+
+
+def _holds_role(role: str):
+    from .models import User, UserRole
+
+    def holds(value) -> bool:
+        session = _SESSION.get()
+        if not isinstance(value, str) or session is None:  # no database to ask: not checked
+            return True
+        return bool(session.scalar(sa.select(sa.func.count(User.id)).join(UserRole).where(
+            User.username == value, User.active.is_(True), UserRole.role == role)))
+    return holds
+
+
+@functools.cache
+def _format_checker() -> jsonschema.FormatChecker:
     """Standard formats (date, …) plus ``user:<role>``: the value must be the username of an active user
     holding that role — so a form cannot assign an inspection to someone who cannot do it."""
     from .actors import ROLES
-    from .models import User, UserRole
 
     checker = jsonschema.FormatChecker()
-    if session is None:
-        return checker
     for role in ROLES:
-        def holds(value, role=role):
-            if not isinstance(value, str):
-                return True
-            return bool(session.scalar(sa.select(sa.func.count(User.id)).join(UserRole).where(
-                User.username == value, User.active.is_(True), UserRole.role == role)))
-        checker.checks(f"user:{role}")(holds)
+        checker.checks(f"user:{role}")(_holds_role(role))
     return checker
 
 
+#: compiled validators by schema object (the engine caches each form's parsed schema per definition version);
+#: the schema is kept with its validator so an id is never reused for another schema while cached
+_VALIDATORS: dict[int, tuple[dict, object]] = {}
+_MAX_VALIDATORS = 512
+
+
+def _validator(schema: dict):
+    cached = _VALIDATORS.get(id(schema))
+    if cached is not None and cached[0] is schema:
+        return cached[1]
+    if len(_VALIDATORS) >= _MAX_VALIDATORS:
+        _VALIDATORS.clear()
+    validator = form_validator(schema, _format_checker())  # patterns on RE2: linear time
+    _VALIDATORS[id(schema)] = (schema, validator)
+    return validator
+
+
 def validate_form(schema: dict | None, form: str | None, data: dict, task, session=None) -> None:
-    """Check ``data`` against the task's form ``schema`` (parsed, from the case's definition version)."""
+    """Check ``data`` against the task's form ``schema`` (parsed, from the case's definition version; callers
+    must not mutate it: its compiled validator is cached). ``session``: where ``user:<role>`` values are
+    looked up."""
     label = task.task_spec.bpmn_name or task.task_spec.bpmn_id
     if schema is None:
         if data:
             raise InvalidFormData(f"task '{label}' takes no data",
                                   [{"field": f"/{k}", "message": "unexpected field"} for k in data])
         return
-    validator = form_validator(schema, _format_checker(session))  # patterns on RE2: linear time
+    token = _SESSION.set(session)
+    try:
+        found = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+    finally:
+        _SESSION.reset(token)
     errors = []
-    for err in sorted(validator.iter_errors(data), key=lambda e: list(e.absolute_path)):
+    for err in found:
         path = "/" + "/".join(str(p) for p in err.absolute_path)
         if err.validator == "required" and isinstance(err.instance, dict):
             for missing in err.validator_value:

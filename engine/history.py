@@ -6,6 +6,8 @@ fired or was cancelled as a consequence, attributed to the operation's actor.
 """
 from __future__ import annotations
 
+from types import SimpleNamespace
+
 import sqlalchemy as sa
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import TimerEventDefinition
@@ -26,7 +28,7 @@ SYSTEM_CHAIN_LOCK = 0x61756469  # "audi"
 def _next_link(s, loaded) -> tuple[int, str | None]:
     """(seq, prev_hash) of the case's next event: read from the table once per operation, then tracked on
     ``loaded`` (``next_seq`` and ``chain_head``)."""
-    if loaded.next_seq is None or not hasattr(loaded, "chain_head"):
+    if loaded.next_seq is None:
         last = s.execute(sa.select(Event.seq, Event.hash).where(Event.case_id == loaded.row.id)
                          .order_by(Event.seq.desc()).limit(1)).first()
         loaded.next_seq = (last.seq if last else 0) + 1
@@ -36,18 +38,32 @@ def _next_link(s, loaded) -> tuple[int, str | None]:
     return seq, loaded.chain_head
 
 
-def record(s, loaded, actor, action, *, task=None, role=None, data=None, element=None) -> Event:
+def record(s, loaded, actor, action, *, task=None, role=None, data=None, element=None) -> dict:
+    """Append an event to the case's chain (hash computed now, in order). A case loaded by an
+    :class:`~engine.operation.Operation` collects its events in ``loaded.pending_events`` and the operation
+    writes them all in one INSERT (:func:`write_events`) when it persists; any other caller's event is written
+    at once. Returns the event's column values."""
     spec = task.task_spec if task is not None else element
     seq, prev_hash = _next_link(s, loaded)
-    event = Event(case_id=loaded.row.id, seq=seq, occurred_at=utcnow(), actor=actor.username,
-                  actor_name=actor.printed_name, role=role, action=action,
-                  element_id=getattr(spec, "bpmn_id", None), element_name=getattr(spec, "bpmn_name", None),
-                  element_type=element_type(spec) if spec is not None else None,
-                  task_id=str(task.id) if task is not None else None, data=_jsonable(data), prev_hash=prev_hash)
-    event.hash = loaded.chain_head = chain.event_hash(event)
-    s.add(event)
+    event = dict(case_id=loaded.row.id, seq=seq, occurred_at=utcnow(), actor=actor.username,
+                 actor_name=actor.printed_name, role=role, action=action,
+                 element_id=getattr(spec, "bpmn_id", None), element_name=getattr(spec, "bpmn_name", None),
+                 element_type=element_type(spec) if spec is not None else None,
+                 task_id=str(task.id) if task is not None else None, data=_jsonable(data), prev_hash=prev_hash)
+    event["hash"] = loaded.chain_head = chain.event_hash(SimpleNamespace(**event))
+    pending = getattr(loaded, "pending_events", None)
+    if pending is None:
+        write_events(s, [event])
+    else:
+        pending.append(event)
     checkpoints.note(s, loaded.row.id)
     return event
+
+
+def write_events(s, events: list[dict]) -> None:
+    """Insert event rows (column values from :func:`record`) in one statement (Core: no ORM unit of work)."""
+    if events:
+        s.execute(sa.insert(Event.__table__), events)
 
 
 def record_system(s, actor_name: str, action: str, data: dict | None = None) -> Event:

@@ -309,8 +309,7 @@ class Identity:
         return token
 
     def actor_for_token(self, token: str) -> Actor | None:
-        user = credentials.token_user(self.db, token)
-        return _view(user).actor() if user is not None else None
+        return credentials.token_actor(self.db, token)
 
     def tokens(self, username: str) -> list[dict]:
         with self.db.read() as s:

@@ -44,7 +44,7 @@ def payload_variables(expression: str | None) -> dict[str, str] | None:
 
 def throwers(engine, definition: ProcessDefinition, message: str) -> tuple[set[str], dict[str, str]]:
     """(the specs holding a throw event of ``message``, the link those events share) of a definition."""
-    spec, subs = engine._specs_for(definition)
+    spec, subs = engine.specs.of(definition)
     holders, links = set(), []
     for sp in [spec, *subs.values()]:
         for ts in sp.task_specs.values():
@@ -75,7 +75,7 @@ def find_parent(engine, s, starter: ProcessDefinition, organisation_id: str,
         holders, link = throwers(engine, row.definition, starter.start_message)
         if not holders:
             continue
-        wf = engine._deserialize(row)
+        wf = engine.specs.restore(row)
         if not any(t.state in _LIVE and t.workflow.spec.name in holders for t in all_tasks(wf)):
             continue  # not (or no longer) in the phase that starts such cases: e.g. not awarded yet
         data = latest_data(wf)

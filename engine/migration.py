@@ -79,7 +79,7 @@ class Migration:
         with self.db.read() as s:
             source = find_version(s, key, version)
             target = find_version(s, key, to_version) if to_version is not None else \
-                self.engine._latest_definition(s, key)
+                self.engine.specs.latest(s, key)
             ids = list(s.scalars(sa.select(Case.id).where(Case.definition_id == source.id, Case.status == "running")
                                  .order_by(Case.created_at, Case.id)))
         cases = []
@@ -100,7 +100,7 @@ class Migration:
         loaded = ops.load(case_id)
         row, source = loaded.row, loaded.definition
         target = find_version(s, row.process_key, to_version) if to_version is not None else \
-            self.engine._latest_definition(s, row.process_key)
+            self.engine.specs.latest(s, row.process_key)
         result = {"case_id": row.id, "business_key": row.business_key, "organisation_id": row.organisation_id,
                   "process_key": row.process_key, "from_version": source.version, "to_version": target.version,
                   "can_migrate": False, "migrated": False, "reasons": [],
@@ -116,7 +116,7 @@ class Migration:
         result.update(added_tasks=changes["added"], removed_tasks=changes["removed"], changed_tasks=changes["changed"])
 
         wf = loaded.wf
-        new_spec, new_subs = self.engine._specs_for(target)
+        new_spec, new_subs = self.engine.specs.of(target)
         try:
             top, sp_diffs = diff_workflow(self.engine.serializer.registry, wf, new_spec, new_subs)
         except (KeyError, AttributeError) as exc:  # an element the comparison cannot place

@@ -20,7 +20,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import caseteam, history, pruning, stepping
 from .actors import Actor
 from .errors import Conflict, NotFound, ProcessError
-from .models import Case, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
+from .models import Case, Event, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
 from .sandbox import SandboxViolation, ScriptTimeout
 from .workflow_state import (
     all_tasks,
@@ -42,6 +42,23 @@ TIMERS_CHANNEL = "accredit_timers"
 MAX_CASCADE = 50
 
 
+# statements of the hot path, built once: a case row by id or by one of its human tasks — on SQLite with the
+# (seq, hash) head of its history chain (BEGIN IMMEDIATE has serialised the writers already), on PostgreSQL
+# locked and without it (subqueries would read the snapshot taken *before* waiting for the lock: the head is
+# read after it, by history._next_link); the case's ready inbox rows and one task's row
+_HEAD = sa.select(Event.seq, Event.hash).where(Event.case_id == Case.id).order_by(Event.seq.desc()).limit(1)
+_BY_ID = Case.id == sa.bindparam("case_id")
+_OF_TASK = Case.id == sa.select(HumanTask.case_id).where(HumanTask.id == sa.bindparam("task_id")).scalar_subquery()
+_WITH_HEAD = sa.select(Case, _HEAD.with_only_columns(Event.seq).scalar_subquery(),
+                       _HEAD.with_only_columns(Event.hash).scalar_subquery())
+_LOCKED = sa.select(Case).with_for_update(of=Case)
+_CASE_BY_ID = {"sqlite": _WITH_HEAD.where(_BY_ID), "locked": _LOCKED.where(_BY_ID)}
+_CASE_OF_TASK = {"sqlite": _WITH_HEAD.where(_OF_TASK), "locked": _LOCKED.where(_OF_TASK)}
+_READY_ROWS_AND_TASK = sa.select(HumanTask).where(
+    HumanTask.case_id == sa.bindparam("case_id"),
+    sa.or_(HumanTask.status == "ready", HumanTask.id == sa.bindparam("task_id")))
+
+
 class Loaded:
     """A case in the middle of an operation: its row, its live workflow and the 'before' snapshot."""
 
@@ -49,10 +66,12 @@ class Loaded:
         self.row, self.wf, self.definition = row, wf, definition
         self.before = snapshot(wf)
         self.next_seq: int | None = None  # history sequence, read lazily from the event table
+        self.chain_head: str | None = None  # hash of the case's last event (with next_seq)
         # what the timer and message_subscription rows of this case hold now: they are written from exactly
         # this on every save, so saving writes only the difference (no read, no delete-and-reinsert)
         self.timer_rows, self.message_rows = _index_rows(row, wf)
         self.ready_rows: list[HumanTask] | None = None  # the case's ready inbox rows after the last save
+        self.pending_events: list[dict] = []  # history recorded, not yet written (Operation.finish writes it)
 
 
 class Operation:
@@ -68,21 +87,45 @@ class Operation:
     def load(self, case_id: str) -> Loaded:
         if case_id in self.loaded:
             return self.loaded[case_id]
-        stmt = sa.select(Case).where(Case.id == case_id)
-        if not self.engine.db.is_sqlite:
-            stmt = stmt.with_for_update(of=Case)
-        row = self.s.scalar(stmt)
-        if row is None:
+        loaded = self._load_case(_CASE_BY_ID, {"case_id": case_id})
+        if loaded is None:
             raise NotFound(f"case {case_id} does not exist", case_id=case_id)
-        wf = self.engine._deserialize(row)
-        loaded = self.loaded[case_id] = Loaded(row, wf, row.definition)
+        return loaded
+
+    def load_for_task(self, task_id: str) -> tuple[Loaded, HumanTask] | None:
+        """The case of human task ``task_id`` (locked, loaded) and the task's inbox row, else None. Two
+        statements, both after the lock: the case row with its history head, then the case's ready inbox rows
+        with the task's own (kept as ``ready_rows``: saving does not read them again)."""
+        loaded = self._load_case(_CASE_OF_TASK, {"task_id": task_id})
+        if loaded is None:
+            return None
+        rows = self.s.scalars(_READY_ROWS_AND_TASK, {"case_id": loaded.row.id, "task_id": task_id}).all()
+        loaded.ready_rows = [r for r in rows if r.status == "ready"]
+        ref = next((r for r in rows if r.id == task_id), None)
+        return (loaded, ref) if ref is not None else None
+
+    def _load_case(self, statements: dict, params: dict) -> Loaded | None:
+        """Load one case row: on SQLite in one statement with the (seq, hash) head of its history chain; on
+        PostgreSQL locked, the head then read after the lock when history is first recorded."""
+        sqlite = self.engine.db.is_sqlite
+        found = self.s.execute(statements["sqlite" if sqlite else "locked"], params).first()
+        if found is None:
+            return None
+        row = found[0]
+        if row.id in self.loaded:
+            return self.loaded[row.id]
+        wf = self.engine.specs.restore(row)
+        loaded = self.loaded[row.id] = Loaded(row, wf, row.definition)
+        if sqlite:
+            head_seq, head_hash = found[1], found[2]
+            loaded.next_seq, loaded.chain_head = (head_seq or 0) + 1, head_hash
         return loaded
 
     def start(self, definition: ProcessDefinition, organisation_id, data, business_key, parent_case_id) -> str:
         case_id = str(uuid.uuid4())
         now = utcnow()
         business_key = business_key or f"{definition.key.upper()}-{now:%Y%m%d}-{case_id[:8]}"
-        wf = self.engine._new_workflow(definition)
+        wf = self.engine.specs.new_workflow(definition)
         row = Case(id=case_id, definition_id=definition.id, process_key=definition.key,
                    organisation_id=organisation_id, business_key=business_key, parent_case_id=parent_case_id,
                    status="running", outcome=None, state="", started_by=self.actor.username,
@@ -91,7 +134,7 @@ class Operation:
         self.s.add(row)
         self.s.flush()  # the row must exist before history and index rows point at it
         loaded = self.loaded[case_id] = Loaded(row, wf, definition)
-        loaded.next_seq = 1
+        loaded.next_seq, loaded.chain_head = 1, None  # a new chain
         engine_vars = {"case_id": case_id, "organisation_id": organisation_id, "business_key": business_key,
                        "started_at": now.isoformat(), "parent_case_id": parent_case_id}
         history.record(self.s, loaded, self.actor, "case.started", data={
@@ -199,6 +242,10 @@ class Operation:
             self.s.flush()
         except StaleDataError as exc:
             raise Conflict("the case was changed by someone else meanwhile; reload and try again") from exc
+        events = [e for loaded in self.loaded.values() for e in loaded.pending_events]
+        history.write_events(self.s, events)  # every case's new history in one INSERT
+        for loaded in self.loaded.values():
+            loaded.pending_events = []
         if not self.engine.db.is_sqlite:
             # delivered at commit to every `accredit scheduler` listening: timers may have changed
             self.s.execute(sa.text(f"NOTIFY {TIMERS_CHANNEL}"))
@@ -267,8 +314,10 @@ class Operation:
 
     def _write_inbox(self, loaded: Loaded, ready, timers, now) -> None:
         row = loaded.row
-        existing = {h.id: h for h in self.s.scalars(
-            sa.select(HumanTask).where(HumanTask.case_id == row.id, HumanTask.status == "ready"))}
+        if loaded.ready_rows is None:
+            loaded.ready_rows = list(self.s.scalars(
+                sa.select(HumanTask).where(HumanTask.case_id == row.id, HumanTask.status == "ready")))
+        existing = {h.id: h for h in loaded.ready_rows}
         kept = []
         for task in ready:
             tid = str(task.id)

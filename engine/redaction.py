@@ -3,7 +3,7 @@
 Staff (coordinator, committee, auditor, quality manager, admin) read everything. Everyone else reads only
 what the case's diagram shares with their roles — the engine's own variables, the fields of the forms in
 their lanes, and what tasks share with them (``shareWith`` / ``shareVariables``; see
-:meth:`engine.services.Engine.visible_variables`) — minus the variables a diagram declares staff-only on
+:meth:`engine.specs.SpecCache.visible_variables`) — minus the variables a diagram declares staff-only on
 any of its tasks (``staffOnlyVariables``, e.g. conflict-of-interest details, which an inspector enters in
 a form of their own lane and which other inspectors and the laboratory must still never read).
 
@@ -22,7 +22,6 @@ import sqlalchemy as sa
 from .access import sees_all_cases, visible_cases
 from .actors import Actor
 from .models import Case, Notification, ProcessDefinition
-from .workflow_state import properties
 
 #: keys of the event data a non-staff reader may see, by action. ``None`` as a value: the key is kept as
 #: it is; a callable: the value is filtered (gets the set of allowed variables).
@@ -68,21 +67,12 @@ def is_staff(actor: Actor | None) -> bool:
     return actor is None or sees_all_cases(actor)
 
 
-def staff_only_variables(engine, definition: ProcessDefinition) -> set[str]:
-    """Variables any task of the definition declares ``staffOnlyVariables`` (comma-separated)."""
-    spec, subs = engine._specs_for(definition)
-    out: set[str] = set()
-    for sp in [spec, *subs.values()]:
-        for ts in sp.task_specs.values():
-            out |= {v.strip() for v in properties(ts).get("staffOnlyVariables", "").split(",") if v.strip()}
-    return out
-
-
 def allowed_variables(engine, definition: ProcessDefinition, actor: Actor | None) -> set[str] | None:
     """The case variables ``actor`` may read (``None``: everything, for staff)."""
     if is_staff(actor):
         return None
-    return set(engine.visible_variables(definition, actor.roles)) - staff_only_variables(engine, definition)
+    specs = engine.specs
+    return set(specs.visible_variables(definition, actor.roles)) - specs.staff_only_variables(definition)
 
 
 def case_data(engine, definition: ProcessDefinition, actor: Actor | None, data: dict) -> dict:

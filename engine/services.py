@@ -7,7 +7,6 @@ exactly as before. The HTTP layer, the scheduler and the tests all go through :c
 from __future__ import annotations
 
 import functools
-import threading
 from datetime import datetime
 
 import sqlalchemy as sa
@@ -23,18 +22,17 @@ from .library import Library, load_library
 from .models import Case, Event, HumanTask, ProcessDefinition, Timer, utcnow
 from .sandbox import make_script_engine
 from .serialization import StateSerializer
+from .specs import ENGINE_VARIABLES, SpecCache
 from .workflow_state import (
     find_task,
     properties,
 )
 
 from .access import inspector_on_case, may_act, sees_all_cases, sees_case
-from .forms import check_attachments, form_schema, validate_form
+from .forms import check_attachments, validate_form
 from .operation import MAX_CASCADE, Loaded, Operation, latest_data, process_error, public_data  # noqa: F401
 from .views import CaseView, DeployResult, TaskView  # noqa: F401
 
-#: variables the engine puts into every case; starting data may not override them
-ENGINE_VARIABLES = ("case_id", "organisation_id", "business_key", "started_at", "parent_case_id")
 
 
 class Engine:
@@ -42,12 +40,8 @@ class Engine:
         self.db = db
         self.serializer = StateSerializer()
         self.script_engine = make_script_engine(time_limit=script_time_limit)
-        self._specs: dict[int, tuple] = {}
-        self._files: dict[int, dict] = {}
-        self._forms: dict[tuple, dict] = {}
-        self._specs_lock = threading.Lock()
+        self.specs = SpecCache(db, self.serializer, self.script_engine)
         self._timer_listeners: list = []
-        self._visibility: dict = {}
         self.failed_timer_cases: list[str] = []  # cases whose due timers failed in the last firing
 
     def on_timers_changed(self, listener) -> None:
@@ -102,7 +96,7 @@ class Engine:
             raise InvalidFormData("starting data may not set engine variables",
                                   [{"field": f"/{k}", "message": "set by the engine"} for k in clash])
         with self.db.write() as s:
-            definition = self._latest_definition(s, process_key)
+            definition = self.specs.latest(s, process_key)
             if definition is None:
                 raise NotFound(f"no process '{process_key}' is deployed", process_key=process_key)
             self._check_may_start(definition, actor, organisation_id)
@@ -125,7 +119,7 @@ class Engine:
         is checked as for any start."""
         with self.db.write() as s:
             starting.check_organisation(s, organisation_id)
-            definition = self._latest_definition(s, process_key)
+            definition = self.specs.latest(s, process_key)
             if definition is None:
                 raise NotFound(f"no process '{process_key}' is deployed", process_key=process_key)
             self._check_may_start(definition, actor, organisation_id)
@@ -143,7 +137,7 @@ class Engine:
             row = s.get(Case, case_id)
             if row is None:
                 raise NotFound(f"case {case_id} does not exist", case_id=case_id)
-            return self.case_view(s, row, self._deserialize(row) if with_data else None, None)
+            return self.case_view(s, row, self.specs.restore(row) if with_data else None, None)
 
     def case_view(self, s: Session, row: Case, wf: BpmnWorkflow | None, viewer: Actor | None,
                   ready: list[HumanTask] | None = None) -> CaseView:
@@ -197,11 +191,11 @@ class Engine:
         if row is None:
             raise NotFound(f"task {task_id} does not exist", task_id=task_id)
         case = s.get(Case, row.case_id)
-        schema = self.form_schema(case.definition, row.form)
-        ui = self.form_schema(case.definition, row.ui_form)
+        schema = self.specs.form_schema(case.definition, row.form)
+        ui = self.specs.form_schema(case.definition, row.ui_form)
         data = {}
         if schema is not None and row.status == "ready" and with_data:
-            task = find_task(self._deserialize(case), task_id)
+            task = find_task(self.specs.restore(case), task_id)
             fields = set(schema.get("properties", {}))
             data = {k: v for k, v in (task.data if task else {}).items() if k in fields}
         return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history._jsonable(data)}
@@ -223,11 +217,11 @@ class Engine:
         name, username, UTC time, meaning and the SHA-256 binding to ``data`` in the ``task.completed`` event."""
         data = dict(data or {})
         with self.db.write() as s:
-            ref = s.get(HumanTask, task_id)
-            if ref is None:
-                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
             ops = Operation(self, s, actor)
-            loaded = ops.load(ref.case_id)
+            found = ops.load_for_task(task_id)
+            if found is None:
+                raise NotFound(f"task {task_id} does not exist", task_id=task_id)
+            loaded, ref = found
             if not sees_case(s, actor, loaded.row):
                 raise NotFound(f"task {task_id} does not exist", task_id=task_id)
             if ref.status != "ready":
@@ -240,7 +234,7 @@ class Engine:
             if not may_act(actor, ref, lambda: inspector_on_case(s, actor, ref.case_id)):
                 raise Forbidden(f"you may not act on task '{ref.name or ref.element_id}' (role {ref.role})",
                                 role=ref.role)
-            validate_form(self.form_schema(loaded.definition, ref.form), ref.form, data, task, s)
+            validate_form(self.specs.form_schema(loaded.definition, ref.form), ref.form, data, task, s)
             check_attachments(s, loaded.row.id, data)
             signed = signatures.build(properties(task.task_spec).get("signatureMeaning") or ref.signature_meaning,
                                       signature, actor, case_id=loaded.row.id, task_id=task_id,
@@ -339,7 +333,7 @@ class Engine:
         out = []
         with self.db.read() as s:
             for timer, case in s.execute(stmt):
-                spec = self._timer_spec(case.definition, timer.element_id)
+                spec = self.specs.element(case.definition, timer.element_id)
                 props = properties(spec) if spec is not None else {}
                 if props.get("scheduleKind"):
                     timer_kind = props["scheduleKind"]
@@ -359,43 +353,6 @@ class Engine:
                     break
         return out
 
-    def visible_variables(self, definition: ProcessDefinition, roles) -> set[str]:
-        """Case variables a non-staff user may read, as the diagram draws it: the engine's own variables,
-        the fields of forms in the lanes of their roles, and what tasks share with their roles
-        (``shareWith``: the task's form fields, plus ``shareVariables`` for script/rule outputs)."""
-        import json
-
-        key = (definition.id, frozenset(roles))
-        cached = self._visibility.get(key)
-        if cached is not None:
-            return cached
-        spec, subs = self._specs_for(definition)
-        visible = set(ENGINE_VARIABLES)
-        for sp in [spec, *subs.values()]:
-            for ts in sp.task_specs.values():
-                props = properties(ts)
-                shared = {r.strip() for r in props.get("shareWith", "").split(",") if r.strip()}
-                # the forms of their lanes' tasks, and the start form of a process their role starts
-                filled = getattr(ts, "manual", False) or type(ts).__name__ == "StartEvent"
-                mine = (filled and ts.lane in roles) or bool(shared & set(roles))
-                if not mine:
-                    continue
-                form = props.get("formJsonSchemaFilename")
-                if form and form in self.definition_files(definition):
-                    visible |= set((self.form_schema(definition, form) or {}).get("properties", {}))
-                if shared & set(roles):
-                    visible |= {v.strip() for v in props.get("shareVariables", "").split(",") if v.strip()}
-        self._visibility[key] = visible
-        return visible
-
-    def _timer_spec(self, definition: ProcessDefinition, element_id: str):
-        spec, subs = self._specs_for(definition)
-        for sp in [spec, *subs.values()]:
-            ts = sp.task_specs.get(element_id)
-            if ts is not None:
-                return ts
-        return None
-
     def history(self, case_id: str) -> list[dict]:
         with self.db.read() as s:
             if s.get(Case, case_id) is None:
@@ -404,56 +361,8 @@ class Engine:
                     s.scalars(sa.select(Event).where(Event.case_id == case_id).order_by(Event.seq))]
 
     # ------------------------------------------------------------------ internals
-    def _latest_definition(self, s: Session, key: str) -> ProcessDefinition | None:
-        return s.scalar(sa.select(ProcessDefinition).where(ProcessDefinition.key == key)
-                        .order_by(ProcessDefinition.version.desc()).limit(1))
-
-    def _specs_for(self, definition: ProcessDefinition):
-        """The spec objects of a definition version, restored once per process (versions are immutable)."""
-        with self._specs_lock:
-            cached = self._specs.get(definition.id)
-        if cached is None:
-            specs = self.serializer.load_specs(self._column(definition, ProcessDefinition.spec))
-            with self._specs_lock:
-                cached = self._specs.setdefault(definition.id, specs)
-        return cached
-
-    def definition_files(self, definition: ProcessDefinition) -> dict[str, str]:
-        """``{filename: text}`` of a definition version, read once per process (the column is deferred)."""
-        files = self._files.get(definition.id)
-        if files is None:
-            files = self._files.setdefault(definition.id, self._column(definition, ProcessDefinition.files))
-        return files
-
-    def form_schema(self, definition: ProcessDefinition, form: str | None) -> dict | None:
-        """The parsed JSON Schema of ``form`` in ``definition`` (cached; callers must not mutate it)."""
-        if not form:
-            return None
-        key = (definition.id, form)
-        schema = self._forms.get(key)
-        if schema is None:
-            schema = self._forms.setdefault(key, form_schema(definition, form, self.definition_files(definition)))
-        return schema
-
-    def _column(self, definition: ProcessDefinition, column):
-        """A deferred column of a definition row: from the row if loaded, else in a short read of its own (a
-        row from a closed session, or one whose heavy columns were never loaded)."""
-        state = sa.inspect(definition)
-        if column.key not in state.unloaded:
-            return getattr(definition, column.key)
-        with self.db.read() as s:
-            return s.scalar(sa.select(column).where(ProcessDefinition.id == definition.id))
-
-    def _new_workflow(self, definition: ProcessDefinition) -> BpmnWorkflow:
-        spec, subs = self._specs_for(definition)
-        return BpmnWorkflow(spec, subs, script_engine=self.script_engine)
-
-    def _deserialize(self, row: Case) -> BpmnWorkflow:
-        spec, subs = self._specs_for(row.definition)
-        return self.serializer.load_state(row.state, spec, subs, self.script_engine)
-
     def _check_may_start(self, definition: ProcessDefinition, actor: Actor, organisation_id: str | None):
-        spec, _ = self._specs_for(definition)
+        spec, _ = self.specs.of(definition)
         lanes = {s.lane for s in spec.bpmn_start_events}
         role = next(iter(lanes)) if len(lanes) == 1 and None not in lanes else "coordinator"
         if not actor.has_role(role):

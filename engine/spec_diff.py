@@ -13,7 +13,7 @@ _SKIP_ATTRIBUTES = {"inputs", "outputs"}  # flows: reported separately as 'flows
 
 def diff_specs(engine: Engine, a: ProcessDefinition, b: ProcessDefinition) -> list[dict]:
     """Per process (the top one, then every sub-process of either version): elements added, removed, changed."""
-    (spec_a, subs_a), (spec_b, subs_b) = engine._specs_for(a), engine._specs_for(b)
+    (spec_a, subs_a), (spec_b, subs_b) = engine.specs.of(a), engine.specs.of(b)
     pairs = [(a.key, spec_a, spec_b)] + [(n, subs_a.get(n), subs_b.get(n)) for n in sorted(set(subs_a) | set(subs_b))]
     return [spec_diff(engine.serializer.registry, name, old, new) for name, old, new in pairs]
 

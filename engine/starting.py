@@ -37,7 +37,7 @@ def field_errors(schema: dict, value, prefix: str, unexpected: str) -> list[dict
 
 
 def start_properties(engine, definition: ProcessDefinition) -> dict:
-    spec, _ = engine._specs_for(definition)
+    spec, _ = engine.specs.of(definition)
     merged: dict = {}
     for start in spec.bpmn_start_events:
         merged.update(properties(start))
@@ -58,7 +58,7 @@ def check_declared_start(engine, s, definition: ProcessDefinition, organisation_
         raise Forbidden(f"'{definition.key}' is started only by the processes that call it, never on its own",
                         process_key=definition.key)
     check_organisation(s, organisation_id)
-    schema = engine.form_schema(definition, props.get("formJsonSchemaFilename"))
+    schema = engine.specs.form_schema(definition, props.get("formJsonSchemaFilename"))
     if schema is None:
         if data:
             raise InvalidFormData(
@@ -82,7 +82,7 @@ def message_form(engine, s, name: str) -> tuple[ProcessDefinition, str] | None:
         latest, sa.and_(ProcessDefinition.key == latest.c.key, ProcessDefinition.version == latest.c.v))
         .order_by(ProcessDefinition.key)).all()
     for row in rows:
-        spec, subs = engine._specs_for(row)
+        spec, subs = engine.specs.of(row)
         for sp in (spec, *subs.values()):
             for ts in sp.task_specs.values():
                 event = getattr(ts, "event_definition", None)
@@ -99,7 +99,7 @@ def check_declared_message(engine, s, name: str, payload: dict) -> None:
     if found is None:
         return
     definition, form = found
-    schema = engine.form_schema(definition, form)
+    schema = engine.specs.form_schema(definition, form)
     errors = field_errors(schema, payload, "/payload", "not a field of this form")
     if errors:
         raise InvalidFormData(f"the message '{name}' does not satisfy its form ({form})", errors)

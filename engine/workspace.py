@@ -3,12 +3,6 @@ attach documents. Every read applies the visibility rules of :mod:`engine.access
 transaction and leaves an event in the case history."""
 from __future__ import annotations
 
-import hashlib
-import os
-import re
-import tempfile
-from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 
 import sqlalchemy as sa
@@ -16,40 +10,16 @@ import sqlalchemy as sa
 from . import diagram, history, redaction, starting
 from .access import actionable_tasks, case_visible, inspector_on_case, read_only, sees_all_cases, visible_cases
 from .actors import Actor
+from .attachments import DEFAULT_CASE_QUOTA, DEFAULT_MAX_UPLOAD, AttachmentView, FileStore, checked_upload
 from .db import Database
 from .errors import Conflict, Forbidden, InvalidFormData, NotFound, TooLarge
 from .identity import Identity
+from .inbox import Page, inbox_page
 from .models import Attachment, Case, Comment, HumanTask, utcnow
 from .services import CaseView, Engine, TaskView
 from .signatures import verify_signer
 
-#: each sort follows one inbox index (engine.models.HumanTask), so a page is read in index order
-SORTS = {
-    "due": (HumanTask.due_sort, HumanTask.created_at),
-    "-due": (HumanTask.due_at.is_(None), HumanTask.due_sort.desc(), HumanTask.created_at),
-    "priority": (HumanTask.priority.desc(), HumanTask.due_sort),
-    "created": (HumanTask.created_at,),
-    "-created": (HumanTask.created_at.desc(),),
-}
-#: the inbox counts matching tasks up to this many; beyond, ``total`` says "at least" (``total_capped``): a
-#: count of the whole result on every page is what made the first page slow with 100k open cases
-COUNT_CAP = 1000
-SCOPES = ("all", "mine", "claimed", "unassigned")
 MAX_COMMENT = 10_000
-DEFAULT_MAX_UPLOAD = 25 * 1024 * 1024
-#: what all the files of one case may add up to (a laboratory's SOPs, manual, CVs, evidence over a cycle)
-DEFAULT_CASE_QUOTA = 1024 * 1024 * 1024
-ALLOWED_TYPES = {
-    "application/pdf": b"%PDF",
-    "image/png": b"\x89PNG",
-    "image/jpeg": b"\xff\xd8\xff",
-    "text/plain": None,
-    "text/csv": None,
-    "application/vnd.openxmlformats-officedocument.wordprocessingml.document": b"PK",
-    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet": b"PK",
-    "application/vnd.oasis.opendocument.text": b"PK",
-}
-SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class _CaseRef:
@@ -59,31 +29,11 @@ class _CaseRef:
         self.row, self.next_seq = row, None
 
 
-@dataclass
-class Page:
-    items: list
-    total: int
-    page: int
-    per_page: int
-    total_capped: bool = False
-
-
-@dataclass
-class AttachmentView:
-    sha256: str
-    case_id: str
-    filename: str
-    content_type: str
-    size: int
-    uploaded_by: str
-    uploaded_at: datetime
-
-
 class Workspace:
     def __init__(self, db: Database, engine: Engine, identity: Identity, attachments_dir: str | Path,
                  max_upload: int = DEFAULT_MAX_UPLOAD, case_quota: int = DEFAULT_CASE_QUOTA):
         self.db, self.engine, self.identity = db, engine, identity
-        self.attachments_dir = Path(attachments_dir)
+        self.files = FileStore(attachments_dir)
         self.max_upload = max_upload
         self.case_quota = case_quota
 
@@ -113,7 +63,7 @@ class Workspace:
         diagram shares with them); 404 otherwise. One read, one deserialization."""
         with self.db.read() as s:
             row = self._visible_case(actor, case_id, s)
-            return self.engine.case_view(s, row, self.engine._deserialize(row), actor)
+            return self.engine.case_view(s, row, self.engine.specs.restore(row), actor)
 
     def case_diagram(self, actor: Actor, case_id: str, process: str | None = None) -> dict:
         """The case's diagram — or, with ``process``, the diagram of a process its call activities run (by
@@ -122,7 +72,7 @@ class Workspace:
         as the case (404 otherwise); element states carry no variables. One read."""
         with self.db.read() as s:
             row = self._visible_case(actor, case_id, s)
-            return diagram.case_diagram(self.engine, s, row, self.engine._deserialize(row), process)
+            return diagram.case_diagram(self.engine, s, row, self.engine.specs.restore(row), process)
 
     def start_case(self, actor: Actor, process_key: str, organisation_id: str | None = None,
                    data: dict | None = None, business_key: str | None = None) -> CaseView:
@@ -236,45 +186,9 @@ class Workspace:
             return check(session)
 
     # -- inbox ---------------------------------------------------------------------------------------
-    def inbox(self, actor: Actor, *, scope: str = "all", role: str | None = None, process: str | None = None,
-              case_id: str | None = None, overdue: bool | None = None, sort: str = "due", page: int = 1,
-              per_page: int = 20) -> Page:
-        if scope not in SCOPES:
-            raise InvalidFormData("unknown scope", [{"field": "/scope", "message": f"one of {', '.join(SCOPES)}"}])
-        if sort not in SORTS:
-            raise InvalidFormData("unknown sort", [{"field": "/sort", "message": f"one of {', '.join(SORTS)}"}])
-        stmt = sa.select(HumanTask).where(HumanTask.status == "ready", actionable_tasks(actor))
-        me = actor.username
-        if scope == "mine":
-            stmt = stmt.where(sa.or_(HumanTask.assignee == me, HumanTask.claimed_by == me))
-        elif scope == "claimed":
-            stmt = stmt.where(HumanTask.claimed_by == me)
-        elif scope == "unassigned":
-            stmt = stmt.where(HumanTask.claimed_by.is_(None), HumanTask.assignee.is_(None))
-        if role:
-            stmt = stmt.where(HumanTask.role == role)
-        if process:  # the case's process (a task inside a called process also matches that process)
-            stmt = stmt.where(sa.or_(HumanTask.process_key == process,
-                                     HumanTask.case_id.in_(sa.select(Case.id).where(Case.process_key == process))))
-        if case_id:
-            stmt = stmt.where(HumanTask.case_id == case_id)
-        if overdue is True:
-            stmt = stmt.where(HumanTask.due_at < utcnow())
-        elif overdue is False:
-            stmt = stmt.where(sa.or_(HumanTask.due_at.is_(None), HumanTask.due_at >= utcnow()))
-        with self.db.read() as s:
-            rows = s.scalars(stmt.order_by(*SORTS[sort], HumanTask.id)
-                             .offset((page - 1) * per_page).limit(per_page)).all()
-            total = s.scalar(sa.select(sa.func.count()).select_from(
-                stmt.with_only_columns(HumanTask.id).limit(COUNT_CAP + 1).subquery()))
-            capped = total > COUNT_CAP
-            total = min(total, COUNT_CAP)
-            keys = dict(s.execute(sa.select(Case.id, Case.business_key)
-                                  .where(Case.id.in_({r.case_id for r in rows}))).all())
-            items = [TaskView.of(r) for r in rows]
-            for item in items:
-                item.business_key = keys.get(item.case_id)
-            return Page(items, total, page, per_page, capped)
+    def inbox(self, actor: Actor, **filters) -> Page:
+        """One page of the tasks ``actor`` may act on (filters and sorts: :func:`engine.inbox.inbox_page`)."""
+        return inbox_page(self.db, actor, **filters)
 
     def task_for(self, actor: Actor, task_id: str) -> TaskView:
         with self.db.read() as s:
@@ -412,23 +326,7 @@ class Workspace:
 
     # -- attachments ---------------------------------------------------------------------------------
     def upload(self, case_id: str, actor: Actor, filename: str, content_type: str, data: bytes) -> AttachmentView:
-        content_type = (content_type or "").split(";")[0].strip().lower()
-        filename = os.path.basename(filename or "").strip()
-        if not filename:
-            raise InvalidFormData("the file needs a name", [{"field": "/file", "message": "missing file name"}])
-        if not data:
-            raise InvalidFormData(f"'{filename}' is empty", [{"field": "/file", "message": "the file has no content"}])
-        if len(data) > self.max_upload:
-            raise TooLarge(f"file is larger than the limit of {self.max_upload} bytes", limit=self.max_upload,
-                           errors=[{"field": "/file", "message": "too large"}])
-        if content_type not in ALLOWED_TYPES:
-            raise InvalidFormData(f"files of type '{content_type}' are not accepted",
-                                  [{"field": "/file", "message": f"allowed: {', '.join(sorted(ALLOWED_TYPES))}"}])
-        magic = ALLOWED_TYPES[content_type]
-        if magic is not None and not data.startswith(magic):
-            raise InvalidFormData(f"the content is not a {content_type} file",
-                                  [{"field": "/file", "message": "content does not match its type"}])
-        digest = hashlib.sha256(data).hexdigest()
+        filename, content_type, digest = checked_upload(filename, content_type, data, self.max_upload)
         with self.db.write() as s:
             case = self._visible_case(actor, case_id, s)
             if read_only(actor):
@@ -443,7 +341,7 @@ class Workspace:
                 raise TooLarge(f"the case's files would exceed its quota of {self.case_quota} bytes "
                                f"({used} bytes are attached already)", limit=self.case_quota,
                                errors=[{"field": "/file", "message": "case quota exceeded"}])
-            self._store(digest, data)
+            self.files.store(digest, data)
             row = s.scalar(sa.select(Attachment).where(Attachment.case_id == case_id, Attachment.sha256 == digest))
             if row is None:
                 row = Attachment(case_id=case_id, sha256=digest, filename=filename, content_type=content_type,
@@ -452,7 +350,7 @@ class Workspace:
                 history.record(s, _CaseRef(case), actor, "attachment.uploaded",
                                data={"sha256": digest, "filename": filename, "content_type": content_type,
                                      "size": len(data)})
-            return _attachment(row)
+            return AttachmentView.of(row)
 
     def attachment(self, case_id: str, sha256: str, actor: Actor) -> tuple[AttachmentView, Path]:
         with self.db.read() as s:
@@ -460,34 +358,14 @@ class Workspace:
             row = s.scalar(sa.select(Attachment).where(Attachment.case_id == case_id, Attachment.sha256 == sha256))
             if row is None:
                 raise NotFound("no such attachment on this case", sha256=sha256)
-            return _attachment(row), self._path(sha256)
+            return AttachmentView.of(row), self.files.path(sha256)
 
     def attachments(self, case_id: str, actor: Actor) -> list[AttachmentView]:
         with self.db.read() as s:
             self._visible_case(actor, case_id, s)
-            return [_attachment(r) for r in s.scalars(sa.select(Attachment).where(Attachment.case_id == case_id)
+            return [AttachmentView.of(r) for r in s.scalars(sa.select(Attachment).where(Attachment.case_id == case_id)
                                                       .order_by(Attachment.uploaded_at))]
-
-    def _path(self, digest: str) -> Path:
-        return self.attachments_dir / digest[:2] / digest[2:4] / digest
-
-    def _store(self, digest: str, data: bytes) -> None:
-        path = self._path(digest)
-        if path.exists():
-            return
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent)
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-
 
 def _comment(c: Comment) -> dict:
     return {"id": c.id, "case_id": c.case_id, "task_id": c.task_id, "author": c.author,
             "author_name": c.author_name, "body": c.body, "created_at": c.created_at, "internal": bool(c.internal)}
-
-
-def _attachment(r: Attachment) -> AttachmentView:
-    return AttachmentView(r.sha256, r.case_id, r.filename, r.content_type, r.size, r.uploaded_by, r.uploaded_at)

@@ -13,7 +13,9 @@ expressions, message payloads, multi-instance expressions, DMN input/output entr
 """
 from __future__ import annotations
 
+import ast
 import builtins
+import functools
 import keyword
 import time
 from typing import Any
@@ -170,6 +172,13 @@ class DiagramScriptEngine(PythonScriptEngine):
     """SpiffWorkflow's script engine, plus a check of the values SpiffWorkflow itself turns into work
     (timer durations, multi-instance cardinalities — see :mod:`.results`)."""
 
+    def validate(self, expression):
+        """Raise SyntaxError if ``expression`` does not parse. The DMN engine asks this for every rule cell on
+        every evaluation (and expects a SyntaxError for cells like ``< 5``): parsed once per text."""
+        error = _syntax_error(expression)
+        if error is not None:
+            raise SyntaxError(*error)
+
     def evaluate(self, task, expression, external_context=None):
         try:
             value = self.environment.evaluate(expression, task.data, external_context)
@@ -180,6 +189,16 @@ class DiagramScriptEngine(PythonScriptEngine):
         except Exception as exc:
             raise WorkflowTaskException(f"Error evaluating expression '{expression}'", task=task,
                                         exception=exc) from exc
+
+
+@functools.lru_cache(maxsize=4096)
+def _syntax_error(expression: str) -> tuple | None:
+    """The arguments of the SyntaxError parsing ``expression`` raises, or None if it parses."""
+    try:
+        ast.parse(expression)
+    except SyntaxError as exc:
+        return exc.args
+    return None
 
 
 def make_script_engine(time_limit: float | None = DEFAULT_TIME_LIMIT, *,

@@ -150,7 +150,7 @@ def test_conflict_of_interest_details_are_staff_only(api):
         definition = s.scalar(sa.select(ProcessDefinition).where(ProcessDefinition.key == "accreditation"))
         ivan = api.services.identity.actor("ivan")
         alice = api.services.identity.actor("alice")
-        assert "coi_details" in engine.visible_variables(definition, ivan.roles)  # his lane's form
+        assert "coi_details" in engine.specs.visible_variables(definition, ivan.roles)  # his lane's form
         assert "coi_details" not in redaction.allowed_variables(engine, definition, ivan)
         assert "coi_declarations" not in redaction.allowed_variables(engine, definition, alice)
         event = {"action": "task.completed", "data": {"submitted": {"conflict_of_interest": True,

@@ -209,7 +209,7 @@ def test_a_restart_does_not_undo_a_quality_managers_deployment(engine, dep):
     again = deploy_shipped(dep, PROCESSES, FORMS)  # the next start-up
     assert all(not d["created"] for d in again["deploy"])
     with engine.db.read() as s:
-        assert engine._latest_definition(s, "membership").version == 2
+        assert engine.specs.latest(s, "membership").version == 2
 
 
 def _library_dir(tmp_path, files: dict[str, str]):

@@ -12,7 +12,8 @@ from engine.access import actionable_tasks
 from engine.actors import Actor
 from engine.identity import Identity
 from engine.models import Case, HumanTask, ProcessDefinition
-from engine.workspace import COUNT_CAP, SORTS, Workspace
+from engine.inbox import COUNT_CAP, SORTS
+from engine.workspace import Workspace
 
 CAROL = Actor("carol", frozenset({"coordinator"}), None, "Carol")
 ALICE = Actor("alice", frozenset({"applicant"}), "lab-1", "Alice")
