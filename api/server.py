@@ -33,7 +33,21 @@ class AccreditServer(BaseApplication):
     def load(self):
         from .app import create_app
 
+        _log_requests()
         return create_app()  # in each worker, after the fork
+
+
+def _log_requests() -> None:
+    """The ``accredit`` loggers (one JSON line per request, api/logging.py) to stderr, beside gunicorn's own log,
+    unless the operator configured them already."""
+    import logging
+
+    log = logging.getLogger("accredit")
+    if not log.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler(sys.stderr)
+        handler.setFormatter(logging.Formatter("%(message)s"))
+        log.addHandler(handler)
+        log.setLevel(logging.INFO)
 
 
 def scheduler_process() -> subprocess.Popen:
