@@ -223,7 +223,7 @@ def test_a_worker_killed_inside_a_transaction_leaves_nothing_half_done(pg_db, tm
 
 
 def _scheduler(pg_db, tmp_path, n):
-    env = server_env(pg_db.url, tmp_path)
+    env = server_env(pg_db.url, tmp_path, PYTHONFAULTHANDLER="1")  # SIGABRT dumps every thread's stack
     return subprocess.Popen([sys.executable, "-m", "api.cli", "scheduler", "--resync", "2"], env=env,
                             stdout=open(tmp_path / f"scheduler-{n}.log", "w"), stderr=subprocess.STDOUT)
 
@@ -252,8 +252,14 @@ def test_two_scheduler_processes_fire_each_due_timer_exactly_once(pg_db, tmp_pat
     finally:
         for p in procs:
             p.send_signal(signal.SIGTERM)
-        codes = [p.wait(timeout=60) for p in procs]
-    assert codes == [0, 0], [(tmp_path / f"scheduler-{n}.log").read_text()[-2000:] for n in range(2)]
+        codes = []
+        for p in procs:
+            try:
+                codes.append(p.wait(timeout=120))
+            except subprocess.TimeoutExpired:
+                p.send_signal(signal.SIGABRT)  # where it hangs goes to its log
+                codes.append(f"still running 120 s after SIGTERM: {p.wait()}")
+    assert codes == [0, 0], (codes, [(tmp_path / f"scheduler-{n}.log").read_text()[-3000:] for n in range(2)])
     with pg_db.read() as s:
         for case_id in cases:
             fired_ids = s.scalars(sa.select(Event.element_id).where(Event.case_id == case_id,
