@@ -54,6 +54,7 @@ def env_config() -> dict:
         "REQUIRE_SCHEDULER": env.get("ACCREDIT_REQUIRE_SCHEDULER", "1") != "0",
         "DEPLOY_SHIPPED": env.get("ACCREDIT_DEPLOY_SHIPPED", "1") != "0",
         "DEMO": env.get("ACCREDIT_DEMO", "0") == "1",
+        "TRUSTED_PROXIES": env.get("ACCREDIT_TRUSTED_PROXIES", "0"),
     }
 
 
@@ -160,4 +161,21 @@ def create_app(config: dict | None = None) -> Flask:
                                        f"not {request.mimetype or 'no content type'}")
 
     register_error_handlers(app)  # after Api(): ours must win over flask-smorest's JSON handler
+    _trust_proxies(app, app.config.get("TRUSTED_PROXIES", 0))
     return app
+
+
+def _trust_proxies(app: Flask, hops) -> None:
+    """Behind ``hops`` reverse proxies (ACCREDIT_TRUSTED_PROXIES), take the client address, scheme and host from
+    the X-Forwarded-For/-Proto/-Host values those proxies appended — only the last ``hops`` of each, so a client
+    cannot forge its address by sending the headers itself. 0 (the default): the headers are ignored."""
+    try:
+        hops = int(hops or 0)
+    except (TypeError, ValueError):
+        raise UnsafeConfiguration(f"ACCREDIT_TRUSTED_PROXIES must be a whole number, not {hops!r}") from None
+    if hops < 0:
+        raise UnsafeConfiguration(f"ACCREDIT_TRUSTED_PROXIES must be 0 or more, not {hops}")
+    if hops:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)

@@ -22,9 +22,18 @@ def main():
 @click.option("--port", default=5000, show_default=True, type=int)
 @click.option("--debug/--no-debug", default=False)
 @click.option("--scheduler/--no-scheduler", default=True, show_default=True,
-              help="run the timer scheduler in this process (single-machine default)")
-def serve(host, port, debug, scheduler):
-    """Run the development server (migrates the database and deploys the shipped processes first)."""
+              help="run the timer scheduler (in this process; with --workers, as one child process)")
+@click.option("--workers", type=click.IntRange(1, 64), default=None,
+              help="serve with gunicorn and this many worker processes (production); without it, the "
+                   "single-process development server")
+@click.option("--graceful-timeout", default=30, show_default=True, type=click.IntRange(1),
+              help="with --workers: seconds a worker may take to finish its request after SIGTERM")
+@click.option("--timeout", "worker_timeout", default=60, show_default=True, type=click.IntRange(1),
+              help="with --workers: a worker silent for this long is killed and replaced")
+def serve(host, port, debug, scheduler, workers, graceful_timeout, worker_timeout):
+    """Run the server (migrates the database and deploys the shipped processes first, once).
+
+    SIGTERM stops it gracefully: requests in progress are finished, then the scheduler stops."""
     from engine.bootstrap import prepare
 
     from .app import UnsafeConfiguration, create_app, env_config
@@ -45,6 +54,17 @@ def serve(host, port, debug, scheduler):
         app = create_app()
     except UnsafeConfiguration as exc:
         raise click.ClickException(str(exc))
+    if workers is not None:
+        from . import server
+
+        app.extensions["accredit"].db.dispose()  # the workers build their own app: nothing crosses the fork
+        click.echo(f"accredit: database {database_url()}; {workers} worker(s) on http://{host}:{port}/")
+        server.run(host, port, workers, scheduler=scheduler, graceful_timeout=graceful_timeout,
+                   timeout=worker_timeout)
+        return
+    import signal
+
+    signal.signal(signal.SIGTERM, _stop_dev_server)  # so the scheduler below is shut down, not killed
     timer_scheduler = None
     if scheduler:
         from engine.scheduler import TimerScheduler
@@ -58,6 +78,10 @@ def serve(host, port, debug, scheduler):
     finally:
         if timer_scheduler is not None:
             timer_scheduler.shutdown()
+
+
+def _stop_dev_server(*_):
+    raise SystemExit(0)
 
 
 @main.command("scheduler")

@@ -53,6 +53,7 @@ class TimerScheduler:
         self._lock = threading.Lock()
         self._stopping = threading.Event()
         self._listener: threading.Thread | None = None
+        self._retry_at: datetime | None = None  # when to retry after a firing in which some timer failed
         self.rearmed = threading.Event()  # set after every re-arm (tests wait on it instead of sleeping)
         self.fired_batches = 0
         self.last_fire_at: datetime | None = None
@@ -104,6 +105,9 @@ class TimerScheduler:
 
     def shutdown(self) -> None:
         self._stopping.set()
+        with self._lock:  # a re-arm under way finishes; later ones see _stopping and leave APScheduler alone:
+            pass  # its shutdown holds its job-store lock while it waits for running jobs (a firing, a resync),
+            # and a job that then re-armed (get_job/add_job take that lock) would wait for it forever
         if self._listener is not None:
             self._listener.join(timeout=5)
         self._scheduler.shutdown(wait=True)
@@ -121,6 +125,8 @@ class TimerScheduler:
     def rearm(self) -> None:
         """Point the job at the earliest pending timer (or remove it when there is none)."""
         with self._lock:
+            if self._stopping.is_set():
+                return
             due = self.engine.next_timer_due()
             current = self.next_wakeup()
             if due is None:
@@ -132,7 +138,9 @@ class TimerScheduler:
             now = utcnow()
             run_at = max(due + timedelta(milliseconds=1), now)
             if self.engine.failed_timer_cases and due <= now:
-                run_at = now + timedelta(seconds=self.retry_seconds)  # a failing timer: retry later, no hot loop
+                # a failing timer: retry later, no hot loop — at the time set when it failed, not pushed back by
+                # every re-arm (a resync, any commit's NOTIFY), which would postpone every timer for ever
+                run_at = max(self._retry_at or now + timedelta(seconds=self.retry_seconds), now)
             if current is None or abs((current - run_at).total_seconds()) >= 0.001:
                 self._scheduler.add_job(_fire_job, "date", run_date=run_at, args=[self.key], id=JOB_ID,
                                         replace_existing=True)
@@ -150,6 +158,7 @@ class TimerScheduler:
             self.last_lateness.append((started - t["due_at"]).total_seconds())
         self.fired_batches += 1
         self.last_fire_at = started
+        self._retry_at = started + timedelta(seconds=self.retry_seconds) if self.engine.failed_timer_cases else None
         if self.on_fired is not None:
             self.on_fired(advanced)
         self.rearm()

@@ -93,6 +93,53 @@ def test_downtime_catch_up_fires_every_overdue_timer_once_in_due_order(engine, a
     assert order.index(early.id) < order.index(late.id)
 
 
+def test_shutdown_while_a_firing_runs_lets_it_finish_and_returns(engine, actors, db):
+    """SIGTERM can arrive while the timer job runs. APScheduler's shutdown holds its job-store lock while it
+    waits for running jobs, and the firing re-arms at its end (which takes that lock): the scheduler must not
+    wait for itself. The firing is held inside its write by a real SQLite write lock until shutdown waits."""
+    import sqlite3
+
+    from apscheduler.events import EVENT_JOB_SUBMITTED
+    from apscheduler.schedulers.base import STATE_STOPPED
+
+    engine.deploy(timer_bundle())
+    with time_machine.travel(T0, tick=False) as clock:
+        case = engine.start_case("deadline", actors["applicant"], "lab-a")
+        sched = TimerScheduler(engine, resync_seconds=0).start()
+        running = threading.Event()
+        sched._scheduler.add_listener(lambda e: e.job_id == JOB_ID and running.set(), EVENT_JOB_SUBMITTED)
+        blocker = sqlite3.connect(db.engine.url.database, isolation_level=None)
+        blocker.execute("BEGIN IMMEDIATE")  # the firing's write transaction will wait for this one
+        try:
+            clock.move_to(T0 + timedelta(days=1, seconds=1))
+            sched._scheduler.wakeup()
+            assert running.wait(10), "the timer job did not start"
+            stopper = threading.Thread(target=sched.shutdown)
+            stopper.start()
+            lock = sched._scheduler._jobstores_lock
+
+            def shutdown_waits_for_the_job():
+                if sched._scheduler.state != STATE_STOPPED or not stopper.is_alive():
+                    return False
+                if lock.acquire(blocking=False):
+                    lock.release()
+                    return False
+                return True  # held by the shutting-down thread, which now waits for the running firing
+
+            for _ in range(2000):  # the clock is frozen: a bounded number of polls, not a deadline
+                if shutdown_waits_for_the_job():
+                    break
+                threading.Event().wait(0.005)
+            else:
+                raise AssertionError("shutdown never started waiting for the firing")
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        stopper.join(20)
+        assert not stopper.is_alive(), "shutdown deadlocked with the firing it waited for"
+    assert [e["element_id"] for e in engine.history(case.id) if e["action"] == "timer.fired"] == ["remind"]
+
+
 def cycle_bundle():
     body = (
         '<bpmn:startEvent id="start"/>' + user_task("answer", "Answer", "simple.json")
@@ -156,6 +203,24 @@ def test_a_failing_timer_is_recorded_and_does_not_block_others(engine, actors, s
     with db.read() as s:
         failures = s.scalars(sa.select(Event).where(Event.action == "timer.failed")).all()
         assert failures and failures[0].data["case_id"] == bad.id and "division by zero" in failures[0].data["message"]
+
+
+def test_a_failing_timer_is_retried_when_due_not_pushed_back_by_every_rearm(engine, actors, scheduled):
+    """Re-arms come all the time (the resync interval, every commit's NOTIFY on PostgreSQL): each must keep the
+    retry time set when the timer failed, or the retry — and every other timer — never comes."""
+    engine.deploy(failing_bundle())
+    with time_machine.travel(T0, tick=False) as clock:
+        engine.start_case("failing", actors["applicant"], "lab-a")
+        clock.move_to(T0 + timedelta(days=2))
+        sched = scheduled()
+        retry = sched.next_wakeup()
+        assert retry == T0 + timedelta(days=2, seconds=60)
+        clock.move_to(T0 + timedelta(days=2, seconds=30))
+        sched.rearm()
+        assert sched.next_wakeup() == retry
+        clock.move_to(T0 + timedelta(days=2, seconds=61))
+        sched.rearm()  # overdue retry: run now, not another minute later
+        assert sched.next_wakeup() == T0 + timedelta(days=2, seconds=61)
 
 
 DOUBLE_FIRE_SCRIPT = """
