@@ -51,11 +51,12 @@ def _prepare(url: str, cases: int) -> tuple[str, list[str]]:
     from engine.deployment import Deployment
     from engine.identity import Identity
     from engine.services import Engine
+    from engine.shipped import deploy_shipped
 
     db = Database(url)
     db.migrate()
     engine = Engine(db)
-    Deployment(engine).deploy_shipped(processes_dir(), forms_dir())
+    deploy_shipped(Deployment(engine), processes_dir(), forms_dir())
     identity = Identity(db)
     identity.create_organisation("lab-a", "Lab A")
     identity.create_user("alice", "bench-password-1", ["applicant"], organisation_id="lab-a", display_name="Alice")

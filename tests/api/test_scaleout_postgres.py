@@ -89,7 +89,7 @@ def test_many_clients_on_one_task_one_wins_the_rest_get_a_clean_409(pg_db, tmp_p
 def _to_checklists(pg_db, tmp_path, n_cases):
     """Cases of the shipped accreditation process driven to the inspection: two checklists ready in each."""
     from engine.config import forms_dir, processes_dir
-    from engine.library import read_directories
+    from engine.bundles import read_directories
     from engine.workspace import Workspace
 
     from ..scenarios.harness import PEOPLE, Driver
