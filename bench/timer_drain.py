@@ -132,6 +132,7 @@ def main() -> None:
     ap.add_argument("--kind", choices=("deadline", "shipped"), default="deadline")
     ap.add_argument("--cases", type=int)
     ap.add_argument("--database", help="a database URL (default: a fresh SQLite file)")
+    ap.add_argument("--profile", action="store_true", help="print a pyinstrument profile of the drain")
     args = ap.parse_args()
     n = args.cases or (10_000 if args.kind == "deadline" else 1_000)
     tmp = Path(tempfile.mkdtemp())
@@ -161,9 +162,17 @@ def main() -> None:
         statements.append(1)
     sa.event.listen(db.engine, "before_cursor_execute", count)
     fresh = Engine(db)  # a scheduler process starting up: nothing cached yet
+    profiler = None
+    if args.profile:
+        from pyinstrument import Profiler
+        profiler = Profiler()
+        profiler.start()
     wall, cpu = time.perf_counter(), time.process_time()
     advanced = fresh.fire_due_timers()
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+    if profiler is not None:
+        profiler.stop()
+        print(profiler.output_text(unicode=False, color=False, show_all=False))
     sa.event.remove(db.engine, "before_cursor_execute", count)
 
     with db.read() as s:

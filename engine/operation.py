@@ -65,14 +65,18 @@ class Operation:
         self.cascade = 0
 
     # -- loading and starting ----------------------------------------------------------------------
-    def load(self, case_id: str) -> Loaded:
+    def load(self, case_id: str, *, skip_locked: bool = False) -> Loaded | None:
+        """The case, locked for this transaction. ``skip_locked`` (the timer drain): on PostgreSQL a case
+        another transaction holds is skipped instead of waited for — None, as for a case that does not exist."""
         if case_id in self.loaded:
             return self.loaded[case_id]
         stmt = sa.select(Case).where(Case.id == case_id)
         if not self.engine.db.is_sqlite:
-            stmt = stmt.with_for_update(of=Case)
+            stmt = stmt.with_for_update(of=Case, skip_locked=skip_locked)
         row = self.s.scalar(stmt)
         if row is None:
+            if skip_locked:
+                return None
             raise NotFound(f"case {case_id} does not exist", case_id=case_id)
         wf = self.engine._deserialize(row)
         loaded = self.loaded[case_id] = Loaded(row, wf, row.definition)
@@ -198,14 +202,20 @@ class Operation:
             self.s.execute(sa.text(f"NOTIFY {TIMERS_CHANNEL}"))
 
     def _save(self, loaded: Loaded) -> None:
+        self.s.flush()  # what this operation wrote before is visible to the reads of the save ...
+        with self.s.no_autoflush:  # ... and what the save writes goes out in one flush (finish), not four
+            self._save_case(loaded)
+
+    def _save_case(self, loaded: Loaded) -> None:
         wf, row, now = loaded.wf, loaded.row, utcnow()
         before = loaded.before
         history.record_diff(self.s, loaded, self.actor, snapshot(wf))
         caseteam.update(self, loaded, before)  # who is on the case, as the diagram declares it
         timers, _ = pending_events(wf)
         ready = ready_human_tasks(wf)
+        existing = self._ready_rows(loaded)  # read once; _notify_fired then finds its tasks in the identity map
         self._notify_fired(loaded, now)
-        self._write_inbox(loaded, ready, timers, now)
+        self._write_inbox(loaded, ready, timers, now, existing)
         self._write_index_rows(loaded)
         if wf.completed and row.status == "running":
             row.status, row.outcome, row.ended_at = "completed", end_event_reached(wf), now
@@ -221,11 +231,15 @@ class Operation:
         timers, messages = _index_rows(row, loaded.wf)
         gone_timers = [t[0] for t in loaded.timer_rows - timers]
         gone_messages = [m[0] for m in loaded.message_rows - messages]
+        # index rows are never loaded as objects in an operation: no identity map to synchronise
+        plain = {"synchronize_session": False}
         if gone_timers:
-            self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id, Timer.task_id.in_(gone_timers)))
+            self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id, Timer.task_id.in_(gone_timers)),
+                           execution_options=plain)
         if gone_messages:
             self.s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id,
-                                                                MessageSubscription.task_id.in_(gone_messages)))
+                                                                MessageSubscription.task_id.in_(gone_messages)),
+                           execution_options=plain)
         for task_id, element_id, name, kind, due_at, attached_to, interrupting in timers - loaded.timer_rows:
             self.s.add(Timer(case_id=row.id, task_id=task_id, element_id=element_id, name=name, kind=kind,
                              due_at=due_at, attached_to=attached_to, interrupting=interrupting))
@@ -259,10 +273,13 @@ class Operation:
                       f"{'reached its deadline' if interrupting else 'is waiting for you'} "
                       f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
 
-    def _write_inbox(self, loaded: Loaded, ready, timers, now) -> None:
+    def _ready_rows(self, loaded: Loaded) -> dict[str, HumanTask]:
+        """The case's ready inbox rows as the database holds them before this save writes the inbox."""
+        return {h.id: h for h in self.s.scalars(
+            sa.select(HumanTask).where(HumanTask.case_id == loaded.row.id, HumanTask.status == "ready"))}
+
+    def _write_inbox(self, loaded: Loaded, ready, timers, now, existing: dict[str, HumanTask]) -> None:
         row = loaded.row
-        existing = {h.id: h for h in self.s.scalars(
-            sa.select(HumanTask).where(HumanTask.case_id == row.id, HumanTask.status == "ready"))}
         kept = []
         for task in ready:
             tid = str(task.id)
