@@ -158,6 +158,35 @@ def test_a_failing_timer_is_recorded_and_does_not_block_others(engine, actors, s
         assert failures and failures[0].data["case_id"] == bad.id and "division by zero" in failures[0].data["message"]
 
 
+def test_a_case_that_cannot_be_loaded_is_recorded_and_the_rest_of_the_batch_fires(engine, actors, db):
+    """Not only diagram errors: a case whose stored state this version cannot read (anything but the database
+    itself failing) is rolled back, put on record, and every other due case in the batches still fires."""
+    from engine import timers
+    from engine.models import Case
+
+    engine.deploy(timer_bundle())
+    with time_machine.travel(T0, tick=False) as clock:
+        cases = []
+        for i in range(7):
+            clock.move_to(T0 + timedelta(minutes=i))  # due one after the other: the broken one mid-batch
+            cases.append(engine.start_case("deadline", actors["applicant"], "lab-a").id)
+        broken = cases[3]
+        with db.write() as s:
+            s.execute(sa.update(Case).where(Case.id == broken).values(state='{"unreadable": '))
+        clock.move_to(T0 + timedelta(days=1, hours=1))
+        advanced, failed = timers.drain(engine, batch_size=2)  # four batches of the timer index
+        assert advanced == [c for c in cases if c != broken]  # in due order, each once
+        assert failed == [broken]
+        assert timers.drain(engine, batch_size=2) == ([], [broken])  # still due, tried again, nothing refired
+    for case_id in advanced:
+        assert [e["element_id"] for e in engine.history(case_id) if e["action"] == "timer.fired"] == ["remind"]
+    assert not [e for e in engine.history(broken) if e["action"] == "timer.fired"]
+    with db.read() as s:
+        failures = s.scalars(sa.select(Event).where(Event.action == "timer.failed")).all()
+    assert [f.data["case_id"] for f in failures] == [broken, broken]
+    assert failures[0].data["kind"] == "internal-error" and "JSONDecodeError" in failures[0].data["message"]
+
+
 DOUBLE_FIRE_SCRIPT = """
 import os, sys
 from engine.db import Database
