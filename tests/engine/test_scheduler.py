@@ -23,8 +23,10 @@ from .bpmn_builder import SIMPLE_FORM, flow, process, user_task
 from .test_messages_timers import T0, timer_bundle
 
 
-def _run_job_now(sched: TimerScheduler):
-    """Wake the real scheduler thread and wait (bounded) until its timer job has run."""
+def _run_job_now(sched: TimerScheduler, clock=None, to=None):
+    """Move the clock to ``to`` (if given), wake the real scheduler thread and wait (bounded) until its timer
+    job has run. The listener is in place before the clock moves: the scheduler thread also wakes on its own
+    (its heartbeat job), and a run it makes between the move and the wake-up must not be missed."""
     done = threading.Event()
 
     def listener(event):
@@ -32,6 +34,8 @@ def _run_job_now(sched: TimerScheduler):
             done.set()
 
     sched._scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    if clock is not None:
+        clock.move_to(to)
     sched._scheduler.wakeup()
     assert done.wait(10), "the scheduler did not run its job"
     sched._scheduler.remove_listener(listener)
@@ -57,8 +61,7 @@ def test_wakes_exactly_at_the_next_due_timer_and_rearms(engine, actors, schedule
         case = engine.start_case("deadline", actors["applicant"], "lab-a")
         sched = scheduled()
         assert sched.next_wakeup() == T0 + timedelta(days=1, milliseconds=1)
-        clock.move_to(T0 + timedelta(days=1, seconds=1))
-        _run_job_now(sched)
+        _run_job_now(sched, clock, T0 + timedelta(days=1, seconds=1))
         assert [e["element_id"] for e in engine.history(case.id) if e["action"] == "timer.fired"] == ["remind"]
         assert sched.next_wakeup() == T0 + timedelta(days=3, milliseconds=1)
         # completing the task removes its deadline: the scheduler has nothing left to wait for
