@@ -95,7 +95,7 @@ class Operation:
         self.s.add(row)
         self.s.flush()  # the row must exist before history and index rows point at it
         loaded = self.loaded[case_id] = Loaded(row, wf, definition)
-        loaded.next_seq = 1
+        loaded.next_seq, loaded.chain_head = 1, None  # a new case's chain is empty: nothing to read
         engine_vars = {"case_id": case_id, "organisation_id": organisation_id, "business_key": business_key,
                        "started_at": now.isoformat(), "parent_case_id": parent_case_id}
         history.record(self.s, loaded, self.actor, "case.started", data={
@@ -240,12 +240,18 @@ class Operation:
             self.s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id,
                                                                 MessageSubscription.task_id.in_(gone_messages)),
                            execution_options=plain)
-        for task_id, element_id, name, kind, due_at, attached_to, interrupting in timers - loaded.timer_rows:
-            self.s.add(Timer(case_id=row.id, task_id=task_id, element_id=element_id, name=name, kind=kind,
-                             due_at=due_at, attached_to=attached_to, interrupting=interrupting))
-        for task_id, element_id, name, organisation_id in messages - loaded.message_rows:
-            self.s.add(MessageSubscription(case_id=row.id, organisation_id=organisation_id, task_id=task_id,
-                                           element_id=element_id, name=name))
+        # new index rows in one INSERT per table (no objects: nothing in the operation reads them back)
+        new_timers = [{"case_id": row.id, "task_id": task_id, "element_id": element_id, "name": name, "kind": kind,
+                       "due_at": due_at, "attached_to": attached_to, "interrupting": interrupting}
+                      for task_id, element_id, name, kind, due_at, attached_to, interrupting
+                      in sorted(timers - loaded.timer_rows, key=_by_due)]
+        new_messages = [{"case_id": row.id, "organisation_id": organisation_id, "task_id": task_id,
+                         "element_id": element_id, "name": name}
+                        for task_id, element_id, name, organisation_id in sorted(messages - loaded.message_rows)]
+        if new_timers:
+            self.s.execute(sa.insert(Timer), new_timers)
+        if new_messages:
+            self.s.execute(sa.insert(MessageSubscription), new_messages)
         loaded.timer_rows, loaded.message_rows = timers, messages
 
     def _notify_fired(self, loaded: Loaded, now) -> None:
@@ -319,6 +325,11 @@ class Operation:
 
 
 # -- module helpers ----------------------------------------------------------------------------------
+
+def _by_due(timer_row: tuple):
+    """Timer index rows in due order (then task id): the ids they get follow the order they fire in."""
+    return timer_row[4], timer_row[0]
+
 
 def _index_rows(row: Case, wf) -> tuple[set, set]:
     """The timer and message_subscription rows the workflow's pending events call for, as hashable tuples."""
