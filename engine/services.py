@@ -19,7 +19,7 @@ from SpiffWorkflow.util.task import TaskState
 from . import history, redaction, signatures, starting, timers
 from .actors import SYSTEM, Actor
 from .db import Database
-from .errors import Conflict, DefinitionInvalid, EngineError, Forbidden, InvalidFormData, NotFound
+from .errors import Conflict, DefinitionInvalid, Forbidden, InvalidFormData, NotFound
 from .library import Library, load_library, read_directories
 from .models import Case, Event, HumanTask, ProcessDefinition, Timer, utcnow
 from .sandbox import make_script_engine
