@@ -34,6 +34,15 @@ sys.path.insert(0, str(ROOT / "tests"))
 from scenarios.forms_data import form  # noqa: E402
 
 
+def shipped_files() -> dict[str, str]:
+    """The shipped library's files (``processes/`` + ``forms/``), read as the scenario tests read them."""
+    try:
+        from engine.bundles import read_directories  # where the reader lives once the library is split
+    except ImportError:
+        from engine.library import read_directories
+    return read_directories(ROOT / "processes", ROOT / "forms")
+
+
 def rss_mib() -> tuple[float, float]:
     """(current, peak) resident set size of this process, MiB."""
     fields = {}
@@ -55,11 +64,9 @@ def main() -> None:
     url = f"sqlite:///{tmp / 'bench.sqlite'}"
     database = Database(url)
     database.migrate()
-    from engine.config import forms_dir, processes_dir
-    from engine.deployment import Deployment
     from engine.services import Engine
 
-    Deployment(Engine(database)).deploy_shipped(processes_dir(), forms_dir())
+    Engine(database).deploy(shipped_files(), deployed_by="system")
     database.dispose()
     app = create_app({"DATABASE_URL": url, "DEPLOY_SHIPPED": False, "DEMO": False, "SECRET_KEY": "bench",
                       "ATTACHMENTS_DIR": str(tmp / "files")})
