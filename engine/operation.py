@@ -41,6 +41,12 @@ TIMERS_CHANNEL = "accredit_timers"
 #: a message cascade (case throws → starts/wakes case → throws …) longer than this is a diagram loop
 MAX_CASCADE = 50
 
+# statements run once per case and operation, built once (SQLAlchemy then reuses their compiled form without
+# rebuilding the expression and its cache key on every call)
+_CASE = sa.select(Case).where(Case.id == sa.bindparam("case_id"))
+_CASE_LOCKED = {False: _CASE.with_for_update(of=Case), True: _CASE.with_for_update(of=Case, skip_locked=True)}
+_READY_ROWS = sa.select(HumanTask).where(HumanTask.case_id == sa.bindparam("case_id"), HumanTask.status == "ready")
+
 
 class Loaded:
     """A case in the middle of an operation: its row, its live workflow and the 'before' snapshot."""
@@ -70,10 +76,8 @@ class Operation:
         another transaction holds is skipped instead of waited for — None, as for a case that does not exist."""
         if case_id in self.loaded:
             return self.loaded[case_id]
-        stmt = sa.select(Case).where(Case.id == case_id)
-        if not self.engine.db.is_sqlite:
-            stmt = stmt.with_for_update(of=Case, skip_locked=skip_locked)
-        row = self.s.scalar(stmt)
+        stmt = _CASE if self.engine.db.is_sqlite else _CASE_LOCKED[skip_locked]
+        row = self.s.scalar(stmt, {"case_id": case_id})
         if row is None:
             if skip_locked:
                 return None
@@ -260,6 +264,7 @@ class Operation:
         from .models import Notification
 
         row = loaded.row
+        notes = []
         for task_id, _element, name, _kind, _due, attached_to, interrupting in loaded.timer_rows:
             if attached_to is None:
                 continue
@@ -271,18 +276,19 @@ class Operation:
                 continue
             recipient = human.claimed_by or human.assignee or f"role:{human.role}"
             kind = "deadline" if interrupting else "reminder"
-            self.s.add(Notification(
+            notes.append(dict(
                 case_id=row.id, task_id=human.id, organisation_id=row.organisation_id, recipient=recipient,
-                kind=kind, created_at=now,
+                kind=kind, created_at=now, sent_at=None,
                 subject=f"{name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
                 body=(f"The task '{human.name or human.element_id}' of case {row.business_key} "
                       f"{'reached its deadline' if interrupting else 'is waiting for you'} "
                       f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
+        if notes:  # one INSERT, no objects: nothing in the operation reads the outbox back
+            self.s.execute(sa.insert(Notification), notes)
 
     def _ready_rows(self, loaded: Loaded) -> dict[str, HumanTask]:
         """The case's ready inbox rows as the database holds them before this save writes the inbox."""
-        return {h.id: h for h in self.s.scalars(
-            sa.select(HumanTask).where(HumanTask.case_id == loaded.row.id, HumanTask.status == "ready"))}
+        return {h.id: h for h in self.s.scalars(_READY_ROWS, {"case_id": loaded.row.id})}
 
     def _write_inbox(self, loaded: Loaded, ready, timers, now, existing: dict[str, HumanTask]) -> None:
         row = loaded.row
