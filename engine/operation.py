@@ -41,7 +41,6 @@ TIMERS_CHANNEL = "accredit_timers"
 #: a message cascade (case throws → starts/wakes case → throws …) longer than this is a diagram loop
 MAX_CASCADE = 50
 
-
 # statements of the hot path, built once: a case row by id or by one of its human tasks — on SQLite with the
 # (seq, hash) head of its history chain (BEGIN IMMEDIATE has serialised the writers already), on PostgreSQL
 # locked and without it (subqueries would read the snapshot taken *before* waiting for the lock: the head is
@@ -52,8 +51,10 @@ _OF_TASK = Case.id == sa.select(HumanTask.case_id).where(HumanTask.id == sa.bind
 _WITH_HEAD = sa.select(Case, _HEAD.with_only_columns(Event.seq).scalar_subquery(),
                        _HEAD.with_only_columns(Event.hash).scalar_subquery())
 _LOCKED = sa.select(Case).with_for_update(of=Case)
-_CASE_BY_ID = {"sqlite": _WITH_HEAD.where(_BY_ID), "locked": _LOCKED.where(_BY_ID)}
+_CASE_BY_ID = {"sqlite": _WITH_HEAD.where(_BY_ID), "locked": _LOCKED.where(_BY_ID),
+               "skip_locked": sa.select(Case).with_for_update(of=Case, skip_locked=True).where(_BY_ID)}
 _CASE_OF_TASK = {"sqlite": _WITH_HEAD.where(_OF_TASK), "locked": _LOCKED.where(_OF_TASK)}
+_READY_ROWS = sa.select(HumanTask).where(HumanTask.case_id == sa.bindparam("case_id"), HumanTask.status == "ready")
 _READY_ROWS_AND_TASK = sa.select(HumanTask).where(
     HumanTask.case_id == sa.bindparam("case_id"),
     sa.or_(HumanTask.status == "ready", HumanTask.id == sa.bindparam("task_id")))
@@ -84,11 +85,15 @@ class Operation:
         self.cascade = 0
 
     # -- loading and starting ----------------------------------------------------------------------
-    def load(self, case_id: str) -> Loaded:
+    def load(self, case_id: str, *, skip_locked: bool = False) -> Loaded | None:
+        """The case, locked for this transaction. ``skip_locked`` (the timer drain): on PostgreSQL a case
+        another transaction holds is skipped instead of waited for — None, as for a case that does not exist."""
         if case_id in self.loaded:
             return self.loaded[case_id]
-        loaded = self._load_case(_CASE_BY_ID, {"case_id": case_id})
+        loaded = self._load_case(_CASE_BY_ID, {"case_id": case_id}, skip_locked=skip_locked)
         if loaded is None:
+            if skip_locked:
+                return None
             raise NotFound(f"case {case_id} does not exist", case_id=case_id)
         return loaded
 
@@ -104,11 +109,12 @@ class Operation:
         ref = next((r for r in rows if r.id == task_id), None)
         return (loaded, ref) if ref is not None else None
 
-    def _load_case(self, statements: dict, params: dict) -> Loaded | None:
+    def _load_case(self, statements: dict, params: dict, skip_locked: bool = False) -> Loaded | None:
         """Load one case row: on SQLite in one statement with the (seq, hash) head of its history chain; on
         PostgreSQL locked, the head then read after the lock when history is first recorded."""
         sqlite = self.engine.db.is_sqlite
-        found = self.s.execute(statements["sqlite" if sqlite else "locked"], params).first()
+        kind = "sqlite" if sqlite else ("skip_locked" if skip_locked else "locked")
+        found = self.s.execute(statements[kind], params).first()
         if found is None:
             return None
         row = found[0]
@@ -251,14 +257,20 @@ class Operation:
             self.s.execute(sa.text(f"NOTIFY {TIMERS_CHANNEL}"))
 
     def _save(self, loaded: Loaded) -> None:
+        self.s.flush()  # what this operation wrote before is visible to the reads of the save ...
+        with self.s.no_autoflush:  # ... and what the save writes goes out in one flush (finish), not four
+            self._save_case(loaded)
+
+    def _save_case(self, loaded: Loaded) -> None:
         wf, row, now = loaded.wf, loaded.row, utcnow()
         before = loaded.before
         history.record_diff(self.s, loaded, self.actor, snapshot(wf))
         caseteam.update(self, loaded, before)  # who is on the case, as the diagram declares it
         timers, _ = pending_events(wf)
         ready = ready_human_tasks(wf)
+        existing = self._ready_rows(loaded)  # read once; _notify_fired then finds its tasks in the identity map
         self._notify_fired(loaded, now)
-        self._write_inbox(loaded, ready, timers, now)
+        self._write_inbox(loaded, ready, timers, now, existing)
         self._write_index_rows(loaded)
         if wf.completed and row.status == "running":
             row.status, row.outcome, row.ended_at = "completed", end_event_reached(wf), now
@@ -274,17 +286,27 @@ class Operation:
         timers, messages = _index_rows(row, loaded.wf)
         gone_timers = [t[0] for t in loaded.timer_rows - timers]
         gone_messages = [m[0] for m in loaded.message_rows - messages]
+        # index rows are never loaded as objects in an operation: no identity map to synchronise
+        plain = {"synchronize_session": False}
         if gone_timers:
-            self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id, Timer.task_id.in_(gone_timers)))
+            self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id, Timer.task_id.in_(gone_timers)),
+                           execution_options=plain)
         if gone_messages:
             self.s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id,
-                                                                MessageSubscription.task_id.in_(gone_messages)))
-        for task_id, element_id, name, kind, due_at, attached_to, interrupting in timers - loaded.timer_rows:
-            self.s.add(Timer(case_id=row.id, task_id=task_id, element_id=element_id, name=name, kind=kind,
-                             due_at=due_at, attached_to=attached_to, interrupting=interrupting))
-        for task_id, element_id, name, organisation_id in messages - loaded.message_rows:
-            self.s.add(MessageSubscription(case_id=row.id, organisation_id=organisation_id, task_id=task_id,
-                                           element_id=element_id, name=name))
+                                                                MessageSubscription.task_id.in_(gone_messages)),
+                           execution_options=plain)
+        # new index rows in one INSERT per table (no objects: nothing in the operation reads them back)
+        new_timers = [{"case_id": row.id, "task_id": task_id, "element_id": element_id, "name": name, "kind": kind,
+                       "due_at": due_at, "attached_to": attached_to, "interrupting": interrupting}
+                      for task_id, element_id, name, kind, due_at, attached_to, interrupting
+                      in sorted(timers - loaded.timer_rows, key=_by_due)]
+        new_messages = [{"case_id": row.id, "organisation_id": organisation_id, "task_id": task_id,
+                         "element_id": element_id, "name": name}
+                        for task_id, element_id, name, organisation_id in sorted(messages - loaded.message_rows)]
+        if new_timers:
+            self.s.execute(sa.insert(Timer), new_timers)
+        if new_messages:
+            self.s.execute(sa.insert(MessageSubscription), new_messages)
         loaded.timer_rows, loaded.message_rows = timers, messages
 
     def _notify_fired(self, loaded: Loaded, now) -> None:
@@ -293,6 +315,7 @@ class Operation:
         from .models import Notification
 
         row = loaded.row
+        notes = []
         for task_id, _element, name, _kind, _due, attached_to, interrupting in loaded.timer_rows:
             if attached_to is None:
                 continue
@@ -304,20 +327,25 @@ class Operation:
                 continue
             recipient = human.claimed_by or human.assignee or f"role:{human.role}"
             kind = "deadline" if interrupting else "reminder"
-            self.s.add(Notification(
+            notes.append(dict(
                 case_id=row.id, task_id=human.id, organisation_id=row.organisation_id, recipient=recipient,
-                kind=kind, created_at=now,
+                kind=kind, created_at=now, sent_at=None,
                 subject=f"{name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
                 body=(f"The task '{human.name or human.element_id}' of case {row.business_key} "
                       f"{'reached its deadline' if interrupting else 'is waiting for you'} "
                       f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
+        if notes:  # one INSERT, no objects: nothing in the operation reads the outbox back
+            self.s.execute(sa.insert(Notification), notes)
 
-    def _write_inbox(self, loaded: Loaded, ready, timers, now) -> None:
-        row = loaded.row
+    def _ready_rows(self, loaded: Loaded) -> dict[str, HumanTask]:
+        """The case's ready inbox rows before this save writes the inbox: as the load kept them (a completion
+        reads them with its task), else read once here."""
         if loaded.ready_rows is None:
-            loaded.ready_rows = list(self.s.scalars(
-                sa.select(HumanTask).where(HumanTask.case_id == row.id, HumanTask.status == "ready")))
-        existing = {h.id: h for h in loaded.ready_rows}
+            loaded.ready_rows = list(self.s.scalars(_READY_ROWS, {"case_id": loaded.row.id}))
+        return {h.id: h for h in loaded.ready_rows}
+
+    def _write_inbox(self, loaded: Loaded, ready, timers, now, existing: dict[str, HumanTask]) -> None:
+        row = loaded.row
         kept = []
         for task in ready:
             tid = str(task.id)
@@ -357,6 +385,11 @@ class Operation:
 
 
 # -- module helpers ----------------------------------------------------------------------------------
+
+def _by_due(timer_row: tuple):
+    """Timer index rows in due order (then task id): the ids they get follow the order they fire in."""
+    return timer_row[4], timer_row[0]
+
 
 def _index_rows(row: Case, wf) -> tuple[set, set]:
     """The timer and message_subscription rows the workflow's pending events call for, as hashable tuples."""

@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.util.task import TaskState
 
-from . import history, linking, redaction, signatures, starting
+from . import history, linking, redaction, signatures, starting, timers
 from .actors import SYSTEM, Actor
 from .db import Database
 from .errors import Conflict, EngineError, Forbidden, InvalidFormData, NotFound
@@ -276,39 +276,10 @@ class Engine:
 
     def fire_due_timers(self, now: datetime | None = None) -> list[str]:
         """Fire every timer due by ``now`` (default: the clock), one transaction per case, cases in the order
-        of their earliest due timer. Safe to run in several processes at once: a case is locked while it is
-        advanced (PostgreSQL skips cases another scheduler holds; SQLite serialises writers), and a case
-        whose timers were fired meanwhile is left alone — no timer fires twice."""
-        now = now or utcnow()
-        with self.db.read() as s:
-            first_due = sa.func.min(Timer.due_at)
-            case_ids = list(s.scalars(sa.select(Timer.case_id).where(Timer.due_at <= now)
-                                      .group_by(Timer.case_id).order_by(first_due)))
-        advanced, failed = [], []
-        for case_id in case_ids:
-            with self.db.write() as s:
-                locked = sa.select(Case.id).where(Case.id == case_id, Case.status == "running")
-                if not self.db.is_sqlite:
-                    locked = locked.with_for_update(skip_locked=True)
-                if s.scalar(locked) is None:
-                    continue  # ended, or another scheduler is advancing it right now
-                still_due = s.scalar(sa.select(sa.func.count(Timer.id)).where(Timer.case_id == case_id,
-                                                                              Timer.due_at <= now))
-                if not still_due:
-                    continue  # fired by another scheduler meanwhile
-                try:
-                    with s.begin_nested():
-                        ops = Operation(self, s, SYSTEM)
-                        loaded = ops.load(case_id)
-                        ops.run(loaded, lambda: None)  # refresh timers + engine steps, repeated while they fire
-                        ops.finish()
-                except EngineError as exc:
-                    # the case stays exactly as it was; the failure is on record and the others go on
-                    history.record_system(s, SYSTEM.username, "timer.failed", {"case_id": case_id, **exc.to_dict()})
-                    failed.append(case_id)
-                    continue
-                advanced.append(case_id)
-        self.failed_timer_cases = failed
+        of their earliest due timer; returns the ids of the cases advanced. Safe to run in several processes at
+        once (no timer fires twice); a failing case is recorded (``timer.failed``) and the others go on:
+        :mod:`engine.timers`."""
+        advanced, self.failed_timer_cases = timers.drain(self, now)
         if advanced:
             self._timers_changed()
         return advanced

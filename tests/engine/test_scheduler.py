@@ -23,8 +23,10 @@ from .bpmn_builder import SIMPLE_FORM, flow, process, user_task
 from .test_messages_timers import T0, timer_bundle
 
 
-def _run_job_now(sched: TimerScheduler):
-    """Wake the real scheduler thread and wait (bounded) until its timer job has run."""
+def _run_job_now(sched: TimerScheduler, clock=None, to=None):
+    """Move the clock to ``to`` (if given), wake the real scheduler thread and wait (bounded) until its timer
+    job has run. The listener is in place before the clock moves: the scheduler thread also wakes on its own
+    (its heartbeat job), and a run it makes between the move and the wake-up must not be missed."""
     done = threading.Event()
 
     def listener(event):
@@ -32,6 +34,8 @@ def _run_job_now(sched: TimerScheduler):
             done.set()
 
     sched._scheduler.add_listener(listener, EVENT_JOB_EXECUTED | EVENT_JOB_ERROR)
+    if clock is not None:
+        clock.move_to(to)
     sched._scheduler.wakeup()
     assert done.wait(10), "the scheduler did not run its job"
     sched._scheduler.remove_listener(listener)
@@ -57,8 +61,7 @@ def test_wakes_exactly_at_the_next_due_timer_and_rearms(engine, actors, schedule
         case = engine.start_case("deadline", actors["applicant"], "lab-a")
         sched = scheduled()
         assert sched.next_wakeup() == T0 + timedelta(days=1, milliseconds=1)
-        clock.move_to(T0 + timedelta(days=1, seconds=1))
-        _run_job_now(sched)
+        _run_job_now(sched, clock, T0 + timedelta(days=1, seconds=1))
         assert [e["element_id"] for e in engine.history(case.id) if e["action"] == "timer.fired"] == ["remind"]
         assert sched.next_wakeup() == T0 + timedelta(days=3, milliseconds=1)
         # completing the task removes its deadline: the scheduler has nothing left to wait for
@@ -223,15 +226,45 @@ def test_a_failing_timer_is_retried_when_due_not_pushed_back_by_every_rearm(engi
         assert sched.next_wakeup() == T0 + timedelta(days=2, seconds=61)
 
 
+def test_a_case_that_cannot_be_loaded_is_recorded_and_the_rest_of_the_batch_fires(engine, actors, db):
+    """Not only diagram errors: a case whose stored state this version cannot read (anything but the database
+    itself failing) is rolled back, put on record, and every other due case in the batches still fires."""
+    from engine import timers
+    from engine.models import Case
+
+    engine.deploy(timer_bundle())
+    with time_machine.travel(T0, tick=False) as clock:
+        cases = []
+        for i in range(7):
+            clock.move_to(T0 + timedelta(minutes=i))  # due one after the other: the broken one mid-batch
+            cases.append(engine.start_case("deadline", actors["applicant"], "lab-a").id)
+        broken = cases[3]
+        with db.write() as s:
+            s.execute(sa.update(Case).where(Case.id == broken).values(state='{"unreadable": '))
+        clock.move_to(T0 + timedelta(days=1, hours=1))
+        advanced, failed = timers.drain(engine, batch_size=2)  # four batches of the timer index
+        assert advanced == [c for c in cases if c != broken]  # in due order, each once
+        assert failed == [broken]
+        assert timers.drain(engine, batch_size=2) == ([], [broken])  # still due, tried again, nothing refired
+    for case_id in advanced:
+        assert [e["element_id"] for e in engine.history(case_id) if e["action"] == "timer.fired"] == ["remind"]
+    assert not [e for e in engine.history(broken) if e["action"] == "timer.fired"]
+    with db.read() as s:
+        failures = s.scalars(sa.select(Event).where(Event.action == "timer.failed")).all()
+    assert [f.data["case_id"] for f in failures] == [broken, broken]
+    assert failures[0].data["kind"] == "internal-error" and "JSONDecodeError" in failures[0].data["message"]
+
+
 DOUBLE_FIRE_SCRIPT = """
 import os, sys
+from engine import timers
 from engine.db import Database
 from engine.services import Engine
 engine = Engine(Database(os.environ["DATABASE_URL"]))
 sys.stdin.readline()  # both processes start firing together
 total = []
 for _ in range(3):
-    total += engine.fire_due_timers()
+    total += timers.drain(engine, batch_size=5)[0]  # the real drain, in several batches of the timer index
 print(len(total))
 """
 
