@@ -47,8 +47,10 @@ def serve(host, port, debug, scheduler):
         raise click.ClickException(str(exc))
     timer_scheduler = None
     if scheduler:
+        from engine import health
         from engine.scheduler import TimerScheduler
 
+        health.beat(app.extensions["accredit"].db)  # a database it cannot write is one sentence, not a log loop
         timer_scheduler = TimerScheduler(app.extensions["accredit"].engine).start()
         click.echo(f"accredit: timer scheduler running; next wake-up {timer_scheduler.next_wakeup()}")
     click.echo(f"accredit: database {database_url()}")
@@ -68,6 +70,7 @@ def scheduler_command(resync):
     import signal
     import threading
 
+    from engine import health
     from engine.scheduler import TimerScheduler
     from engine.services import Engine
 
@@ -76,6 +79,7 @@ def scheduler_command(resync):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     database = Database(database_url())
     database.migrate()
+    health.beat(database)  # a database it cannot write (read-only file, no rights) is one sentence, not a log loop
     sched = TimerScheduler(Engine(database), resync_seconds=resync,
                            on_fired=lambda ids: click.echo(f"accredit scheduler: advanced {len(ids)} case(s)")
                            if ids else None).start()

@@ -103,3 +103,37 @@ def test_a_real_process_prints_no_traceback(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0
     assert proc.stderr.startswith("Error: the database URL 'nosuchdb://x' is not valid")
+
+
+#: every command that opens the database, with the arguments it needs (serve/scheduler fail before serving)
+DB_COMMANDS = [["serve", "--port", "0"], ["scheduler"], ["db", "upgrade"], ["processes", "deploy"], ["demo"],
+               ["users", "create", "bob", "--role", "applicant"], ["users", "list"], ["users", "token", "bob"],
+               ["users", "deactivate", "bob"], ["users", "reactivate", "bob"], ["users", "set", "bob"],
+               ["users", "tokens", "bob"], ["users", "revoke-token", "bob", "--all"], ["orgs", "create", "lab-x", "X"],
+               ["orgs", "list"], ["audit", "verify"], ["audit", "export", "X-1"], ["timers", "fire"]]
+PW = "long-enough-password\nlong-enough-password\n"
+
+
+@pytest.mark.parametrize("args", DB_COMMANDS, ids=" ".join)
+def test_every_command_answers_a_wrong_or_unreachable_database_in_one_line(args):
+    assert "is not valid" in sentence(run(args, "postgress://postgres@127.0.0.1/accredit", input=PW))
+    # a PostgreSQL URL with no server on that port
+    assert "cannot connect" in sentence(run(args, "postgresql://postgres@127.0.0.1:1/accredit", input=PW))
+
+
+@pytest.mark.parametrize("args", DB_COMMANDS, ids=" ".join)
+def test_every_command_answers_a_file_that_is_not_a_database_in_one_line(tmp_path, args):
+    garbage = tmp_path / "notes.sqlite"
+    garbage.write_bytes(b"this is a text file, not a database\n" * 200)
+    assert "file is not a database" in sentence(run(args, f"sqlite:///{garbage}", input=PW))
+
+
+@pytest.mark.parametrize("args", [["scheduler"], ["orgs", "create", "lab-x", "X"],
+                                  ["processes", "deploy"], ["demo"]], ids=" ".join)
+def test_a_read_only_database_is_one_sentence(migrated, args):
+    """A migrated database the process may not write (opened read-only: root ignores file modes). The scheduler
+    used to start and log a traceback at every heartbeat; now it refuses to start."""
+    path = migrated.removeprefix("sqlite:///")
+    line = sentence(run(args, f"sqlite:///file:{path}?mode=ro&uri=true", ACCREDIT_SECRET_KEY="k" * 40,
+                        ACCREDIT_DEPLOY_SHIPPED="0"))
+    assert "readonly database" in line
