@@ -130,9 +130,10 @@ def test_every_command_answers_a_file_that_is_not_a_database_in_one_line(tmp_pat
 
 @pytest.mark.parametrize("args", [["scheduler"], ["orgs", "create", "lab-x", "X"],
                                   ["processes", "deploy"], ["demo"]], ids=" ".join)
-def test_a_read_only_database_is_one_sentence(migrated, args):
+def test_a_read_only_database_is_one_sentence(migrated, args, tmp_path, monkeypatch):
     """A migrated database the process may not write (opened read-only: root ignores file modes). The scheduler
     used to start and log a traceback at every heartbeat; now it refuses to start."""
+    monkeypatch.chdir(tmp_path)  # engine.db makes the parent folders of a SQLite path: 'file:…' reads as relative
     path = migrated.removeprefix("sqlite:///")
     line = sentence(run(args, f"sqlite:///file:{path}?mode=ro&uri=true", ACCREDIT_SECRET_KEY="k" * 40,
                         ACCREDIT_DEPLOY_SHIPPED="0"))
