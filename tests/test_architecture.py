@@ -60,3 +60,17 @@ def test_the_persistence_table_names_every_table_the_migrations_create(tmp_path)
     named = {t for cell in re.findall(r"^\| ([^|]+) \|", table, flags=re.M) for t in re.findall(r"`(\w+)`", cell)}
     assert created - named == set(), "tables without a row in docs/architecture.md"
     assert named - created == set(), "rows in docs/architecture.md for tables the migrations do not create"
+
+
+def test_process_conventions_document_every_property_the_shipped_library_uses():
+    """docs/process-conventions.md is what a quality manager edits by: every `spiffworkflow:property` the
+    shipped (split) library uses, and every extension element, is described there."""
+    doc = (ROOT / "docs" / "process-conventions.md").read_text()
+    used, elements = set(), set()
+    for path in (ROOT / "processes").glob("*.bpmn"):
+        text = path.read_text()
+        used |= set(re.findall(r'spiffworkflow:property name="(\w+)"', text))
+        elements |= set(re.findall(r"<(spiffworkflow:\w+)", text)) - {"spiffworkflow:properties",
+                                                                         "spiffworkflow:property"}
+    assert {p for p in used if f"`{p}`" not in doc} == set()
+    assert {e for e in elements if e not in doc and e.split(":")[1] not in doc} == set()
