@@ -74,3 +74,17 @@ def test_process_conventions_document_every_property_the_shipped_library_uses():
                                                                          "spiffworkflow:property"}
     assert {p for p in used if f"`{p}`" not in doc} == set()
     assert {e for e in elements if e not in doc and e.split(":")[1] not in doc} == set()
+
+
+def test_the_process_guide_names_every_step_and_decision_of_the_shipped_library():
+    """docs/processes.md follows the split library: every process, every step a person or the engine does
+    (user, script, rule tasks, call activities, timers, message waits) and every DMN decision is named."""
+    doc = (ROOT / "docs" / "processes.md").read_text()
+    steps = r'<bpmn:(?:process|userTask|manualTask|scriptTask|businessRuleTask|callActivity|boundaryEvent|' \
+            r'intermediateCatchEvent|receiveTask) id="(\w+)"'
+    missing = {}
+    for path in sorted((ROOT / "processes").glob("*.bpmn")) + sorted((ROOT / "processes").glob("*.dmn")):
+        ids = re.findall(steps if path.suffix == ".bpmn" else r'<decision id="(\w+)"', path.read_text())
+        if [i for i in ids if f"`{i}`" not in doc and i not in doc]:
+            missing[path.name] = [i for i in ids if i not in doc]
+    assert missing == {}
