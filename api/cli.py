@@ -9,7 +9,7 @@ import click
 from engine.config import forms_dir, processes_dir
 from engine.db import Database, database_url
 
-from .cli_errors import SentenceGroup
+from .cli_errors import SentenceGroup, explain
 
 
 @click.group(cls=SentenceGroup)
@@ -231,7 +231,7 @@ def _change_user(username, changes):
     try:
         u = _identity().update_user(username, changes, by="cli")
     except EngineError as exc:
-        raise click.ClickException(f"{exc.message} {exc.details.get('errors', '')}".strip())
+        raise click.ClickException(explain(exc))  # the fields in words, not a Python list
     click.echo(f"{u.username}: {'active' if u.active else 'inactive'}, roles {', '.join(u.roles)}, "
                f"organisation {u.organisation_id or '-'}")
 

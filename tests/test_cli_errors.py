@@ -138,3 +138,18 @@ def test_a_read_only_database_is_one_sentence(migrated, args, tmp_path, monkeypa
     line = sentence(run(args, f"sqlite:///file:{path}?mode=ro&uri=true", ACCREDIT_SECRET_KEY="k" * 40,
                         ACCREDIT_DEPLOY_SHIPPED="0"))
     assert "readonly database" in line
+
+
+def test_an_organisation_without_an_id_or_a_name_is_refused_in_one_line(migrated):
+    """The API's schema refused these; the CLI went straight to the engine and created organisation ''."""
+    line = sentence(run(["orgs", "create", "", ""], migrated))
+    assert "/id" in line and "/name" in line
+    assert "/id" in sentence(run(["orgs", "create", "Lab A!", "Lab A"], migrated))
+    assert run(["orgs", "list"], migrated).output == ""
+
+
+def test_a_refused_user_change_names_the_field_in_words(migrated):
+    pw = "long-enough-password\nlong-enough-password\n"
+    assert run(["users", "create", "carol", "--role", "coordinator"], migrated, input=pw).exit_code == 0
+    line = sentence(run(["users", "set", "carol", "--role", "wizard"], migrated))
+    assert "/roles among applicant" in line and "[{" not in line and "'field'" not in line
