@@ -9,7 +9,7 @@ import click
 from engine.config import forms_dir, processes_dir
 from engine.db import Database, database_url
 
-from .cli_errors import SentenceGroup
+from .cli_errors import SentenceGroup, explain
 
 
 @click.group(cls=SentenceGroup)
@@ -67,8 +67,10 @@ def serve(host, port, debug, scheduler, workers, graceful_timeout, worker_timeou
     signal.signal(signal.SIGTERM, _stop_dev_server)  # so the scheduler below is shut down, not killed
     timer_scheduler = None
     if scheduler:
+        from engine import health
         from engine.scheduler import TimerScheduler
 
+        health.beat(app.extensions["accredit"].db)  # a database it cannot write is one sentence, not a log loop
         timer_scheduler = TimerScheduler(app.extensions["accredit"].engine).start()
         click.echo(f"accredit: timer scheduler running; next wake-up {timer_scheduler.next_wakeup()}")
     click.echo(f"accredit: database {database_url()}")
@@ -92,6 +94,7 @@ def scheduler_command(resync):
     import signal
     import threading
 
+    from engine import health
     from engine.scheduler import TimerScheduler
     from engine.services import Engine
 
@@ -100,6 +103,7 @@ def scheduler_command(resync):
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     database = Database(database_url())
     database.migrate()
+    health.beat(database)  # a database it cannot write (read-only file, no rights) is one sentence, not a log loop
     sched = TimerScheduler(Engine(database), resync_seconds=resync,
                            on_fired=lambda ids: click.echo(f"accredit scheduler: advanced {len(ids)} case(s)")
                            if ids else None).start()
@@ -251,7 +255,7 @@ def _change_user(username, changes):
     try:
         u = _identity().update_user(username, changes, by="cli")
     except EngineError as exc:
-        raise click.ClickException(f"{exc.message} {exc.details.get('errors', '')}".strip())
+        raise click.ClickException(explain(exc))  # the fields in words, not a Python list
     click.echo(f"{u.username}: {'active' if u.active else 'inactive'}, roles {', '.join(u.roles)}, "
                f"organisation {u.organisation_id or '-'}")
 

@@ -22,6 +22,7 @@ from .errors import Conflict, EngineError, InvalidFormData, NotFound
 from .models import ApiToken, Organisation, Setting, User, UserRole, utcnow
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{1,64}$")
+ORGANISATION_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
 MIN_PASSWORD = 10
 #: failed logins for one username within the window before further attempts are refused
 MAX_FAILED_LOGINS = 5
@@ -92,6 +93,14 @@ class Identity:
 
     # -- administration ----------------------------------------------------------------------------
     def create_organisation(self, org_id: str, name: str, by: str = "system") -> None:
+        errors = []  # checked here, not only in the API's schema: `accredit orgs create` comes this way too
+        if not ORGANISATION_ID.match(org_id or ""):
+            errors.append({"field": "/id", "message": "1-100 characters of a-z, 0-9, _ . - (starting with a letter "
+                                                      "or digit)"})
+        if not (name or "").strip() or len(name) > 400:
+            errors.append({"field": "/name", "message": "a name of 1-400 characters"})
+        if errors:
+            raise InvalidFormData("the organisation cannot be created", errors)
         with self.db.write() as s:
             if s.get(Organisation, org_id) is not None:
                 raise Conflict(f"organisation '{org_id}' exists already", organisation_id=org_id)

@@ -103,3 +103,53 @@ def test_a_real_process_prints_no_traceback(tmp_path):
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr and proc.stderr.strip().count("\n") == 0
     assert proc.stderr.startswith("Error: the database URL 'nosuchdb://x' is not valid")
+
+
+#: every command that opens the database, with the arguments it needs (serve/scheduler fail before serving)
+DB_COMMANDS = [["serve", "--port", "0"], ["scheduler"], ["db", "upgrade"], ["processes", "deploy"], ["demo"],
+               ["users", "create", "bob", "--role", "applicant"], ["users", "list"], ["users", "token", "bob"],
+               ["users", "deactivate", "bob"], ["users", "reactivate", "bob"], ["users", "set", "bob"],
+               ["users", "tokens", "bob"], ["users", "revoke-token", "bob", "--all"], ["orgs", "create", "lab-x", "X"],
+               ["orgs", "list"], ["audit", "verify"], ["audit", "export", "X-1"], ["timers", "fire"]]
+PW = "long-enough-password\nlong-enough-password\n"
+
+
+@pytest.mark.parametrize("args", DB_COMMANDS, ids=" ".join)
+def test_every_command_answers_a_wrong_or_unreachable_database_in_one_line(args):
+    assert "is not valid" in sentence(run(args, "postgress://postgres@127.0.0.1/accredit", input=PW))
+    # a PostgreSQL URL with no server on that port
+    assert "cannot connect" in sentence(run(args, "postgresql://postgres@127.0.0.1:1/accredit", input=PW))
+
+
+@pytest.mark.parametrize("args", DB_COMMANDS, ids=" ".join)
+def test_every_command_answers_a_file_that_is_not_a_database_in_one_line(tmp_path, args):
+    garbage = tmp_path / "notes.sqlite"
+    garbage.write_bytes(b"this is a text file, not a database\n" * 200)
+    assert "file is not a database" in sentence(run(args, f"sqlite:///{garbage}", input=PW))
+
+
+@pytest.mark.parametrize("args", [["scheduler"], ["orgs", "create", "lab-x", "X"],
+                                  ["processes", "deploy"], ["demo"]], ids=" ".join)
+def test_a_read_only_database_is_one_sentence(migrated, args, tmp_path, monkeypatch):
+    """A migrated database the process may not write (opened read-only: root ignores file modes). The scheduler
+    used to start and log a traceback at every heartbeat; now it refuses to start."""
+    monkeypatch.chdir(tmp_path)  # engine.db makes the parent folders of a SQLite path: 'file:…' reads as relative
+    path = migrated.removeprefix("sqlite:///")
+    line = sentence(run(args, f"sqlite:///file:{path}?mode=ro&uri=true", ACCREDIT_SECRET_KEY="k" * 40,
+                        ACCREDIT_DEPLOY_SHIPPED="0"))
+    assert "readonly database" in line
+
+
+def test_an_organisation_without_an_id_or_a_name_is_refused_in_one_line(migrated):
+    """The API's schema refused these; the CLI went straight to the engine and created organisation ''."""
+    line = sentence(run(["orgs", "create", "", ""], migrated))
+    assert "/id" in line and "/name" in line
+    assert "/id" in sentence(run(["orgs", "create", "Lab A!", "Lab A"], migrated))
+    assert run(["orgs", "list"], migrated).output == ""
+
+
+def test_a_refused_user_change_names_the_field_in_words(migrated):
+    pw = "long-enough-password\nlong-enough-password\n"
+    assert run(["users", "create", "carol", "--role", "coordinator"], migrated, input=pw).exit_code == 0
+    line = sentence(run(["users", "set", "carol", "--role", "wizard"], migrated))
+    assert "/roles among applicant" in line and "[{" not in line and "'field'" not in line

@@ -23,6 +23,7 @@ from ..schemas import (
     ProcessOverviewSchema,
     ValidationReportSchema,
 )
+from .audit import content_disposition
 
 blp = Blueprint("definitions", __name__, url_prefix="/api/process-definitions", description="Process definitions")
 
@@ -127,7 +128,7 @@ def download_file(key, version, name):
     current_actor()
     text = _deployment().file(key, version, name)
     response = Response(text.encode("utf-8"), mimetype=media_type(name))
-    response.headers["Content-Disposition"] = f'attachment; filename="{name}"'
+    response.headers["Content-Disposition"] = content_disposition(name)  # RFC 6266: any script
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response
 
@@ -139,7 +140,7 @@ def download_bundle(key, version):
     current_actor()
     data = _deployment().bundle_zip(key, version)
     response = Response(data, mimetype="application/zip")
-    response.headers["Content-Disposition"] = f'attachment; filename="{key}-v{version}.zip"'
+    response.headers["Content-Disposition"] = content_disposition(f"{key}-v{version}.zip")
     return response
 
 

@@ -18,6 +18,13 @@ from ..engine.bpmn_builder import SIMPLE_FORM, flow, process, user_task, two_ste
 from ..engine.test_messages_timers import linked_bundle, timer_bundle
 
 PASSWORD = "correct-horse-battery"
+
+#: The test apps' upload limit (documents and process-definition bundles). Production's default is
+#: engine.workspace.DEFAULT_MAX_UPLOAD (25 MiB). Tests keep a smaller limit so the over-limit tests stay cheap,
+#: but one with room: the studio sends a whole version (the shipped renewal and accreditation bundles are
+#: ~200 kB each with their called phase processes, DMN tables and forms), and a quality manager's small edit
+#: must never fail a test by size (tests/api/test_definitions_api.py checks the headroom).
+MAX_UPLOAD = 1_000_000
 PDF = b"%PDF-1.4\n1 0 obj << /Type /Catalog >> endobj\ntrailer << /Root 1 0 R >>\n%%EOF\n"
 
 #: key -> (username, roles, organisation)
@@ -67,7 +74,7 @@ BUNDLES = [two_step(), linked_bundle(), timer_bundle(), prio_bundle("prio_low", 
 
 def app_config(directory: Path, **overrides) -> dict:
     config = {"DATABASE_URL": f"sqlite:///{directory / 'api.sqlite'}", "DEPLOY_SHIPPED": False, "DEMO": False,
-              "ATTACHMENTS_DIR": str(directory / "files"), "SECRET_KEY": "test", "MAX_UPLOAD_BYTES": 200_000,
+              "ATTACHMENTS_DIR": str(directory / "files"), "SECRET_KEY": "test", "MAX_UPLOAD_BYTES": MAX_UPLOAD,
               "SESSION_IDLE_MINUTES": 15, "TESTING": False}
     config.update(overrides)
     return config

@@ -8,7 +8,7 @@ import uuid
 
 import pytest
 
-from .conftest import PDF, assert_problem, fields_of
+from .conftest import MAX_UPLOAD, PDF, assert_problem, fields_of
 
 
 @pytest.fixture
@@ -90,12 +90,12 @@ def test_real_pdf_round_trip(api, case):
 
 
 def test_upload_just_over_the_limit_is_413_naming_the_limit(api, case):
-    body = assert_problem(upload(api.client("applicant_a"), case["id"], PDF + b"0" * 200_000), 413)
-    assert fields_of(body) == {"/file"} and body["limit"] == 200_000
+    body = assert_problem(upload(api.client("applicant_a"), case["id"], PDF + b"0" * MAX_UPLOAD), 413)
+    assert fields_of(body) == {"/file"} and body["limit"] == MAX_UPLOAD
 
 
 def test_upload_far_over_the_limit_is_413_problem(api, case):
-    r = upload(api.client("applicant_a"), case["id"], PDF + b"0" * 400_000)
+    r = upload(api.client("applicant_a"), case["id"], PDF + b"0" * (MAX_UPLOAD + 200_000))
     assert_problem(r, 413)
     assert b"<html" not in r.data.lower()
     assert api.client("applicant_a").get(f"/api/cases/{case['id']}/attachments").get_json() == []

@@ -388,3 +388,34 @@ def test_a_diagram_saved_by_bpmn_io_deploys_with_its_diagram_and_extensions(api)
     case = api.start("applicant_a", "membership")
     [task] = case["tasks"]
     assert task["form"] == "membership_application.json"
+
+
+def test_a_small_edit_to_the_largest_shipped_version_deploys_as_the_studio_sends_it(make_api):
+    """The studio sends a whole version (every file, as JSON). The largest shipped versions (renewal and
+    accreditation with their called phase processes, DMN tables and forms) are ~200 kB: a quality manager's
+    small edit deploys under the test apps' limit, and both limits leave the library room to grow."""
+    from engine.workspace import DEFAULT_MAX_UPLOAD
+
+    from .conftest import MAX_UPLOAD
+
+    api = make_api("shipped", DEPLOY_SHIPPED=True)
+    qm = api.client(QM)
+    sizes = {}
+    for key, entry in definitions(api).items():
+        detail = qm.get(f"/api/process-definitions/{key}/versions/{entry['latest_version']}").get_json()
+        files = {f["name"]: qm.get(f"/api/process-definitions/{key}/versions/{entry['latest_version']}/files/"
+                                   f"{f['name']}").get_data(as_text=True) for f in detail["files"]}
+        sizes[key] = (sum(len(t.encode()) for t in files.values()), files)
+    key = max(sizes, key=lambda k: sizes[k][0])
+    size, files = sizes[key]
+    assert size > 150_000, (key, size)  # the split library: the top level carries its phase processes
+    assert size * 4 < MAX_UPLOAD <= DEFAULT_MAX_UPLOAD, (key, size)
+
+    # the edit: a paragraph of documentation on the process (what a quality manager writes in the panel)
+    main = f"{key}.bpmn"
+    paragraph = "Renewal applications are reviewed by the coordinator on duty. " * 60
+    edited = files[main].replace("</bpmn:definitions>", f"<!-- {paragraph} --></bpmn:definitions>", 1)
+    assert len(edited) > len(files[main]) + 3_000
+    r = qm.post("/api/process-definitions", json={"files": {**files, main: edited}, "note": "a paragraph more"})
+    assert r.status_code == 201, r.get_json()
+    assert definitions(api)[key]["latest_version"] == 2

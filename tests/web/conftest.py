@@ -121,7 +121,7 @@ def site(tmp_path_factory):
 @pytest.fixture(scope="module")
 def shipped_site(tmp_path_factory):
     """The shipped library (processes/, forms/) deployed at start-up, as `accredit serve` does; uploads are
-    limited to 200 000 bytes (tests/api/conftest.py app_config)."""
+    limited to MAX_UPLOAD bytes (tests/api/conftest.py)."""
     yield from _serve(tmp_path_factory, (), DEPLOY_SHIPPED=True)
 
 

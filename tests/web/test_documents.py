@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import expect
 
-from ..api.conftest import PASSWORD, PDF
+from ..api.conftest import MAX_UPLOAD, PASSWORD, PDF
 
 ROOT = Path(__file__).resolve().parents[2]
 pytestmark = pytest.mark.skipif(not (ROOT / "processes" / "accreditation.bpmn").exists(),
@@ -72,10 +72,10 @@ def test_the_applicant_completes_the_compliance_application_with_uploaded_docume
     error = page.locator('.attachment[data-path="root.documents.0.attachment_id"] .upload-error')
     expect(error).to_contain_text("notes.bin: files of type 'application/octet-stream' are not accepted")
     expect(sha_input).to_have_value("")
-    big = b"%PDF-1.4\n" + b"0" * 210_000  # over MAX_UPLOAD_BYTES (200 000), under the 413 margin
+    big = b"%PDF-1.4\n" + b"0" * (MAX_UPLOAD + 10_000)  # over MAX_UPLOAD_BYTES, under the 413 margin
     picker.set_input_files(_file("big.pdf", big))
-    expect(error).to_contain_text(re.compile(r"big\.pdf: file is larger than .*200000 bytes"))
-    huge = b"%PDF-1.4\n" + b"0" * 400_000  # over the limit plus 64 KiB: 413 (or the connection is cut)
+    expect(error).to_contain_text(re.compile(rf"big\.pdf: file is larger than .*{MAX_UPLOAD} bytes"))
+    huge = b"%PDF-1.4\n" + b"0" * (MAX_UPLOAD + 200_000)  # over the limit plus 64 KiB: 413 (or the cut)
     picker.set_input_files(_file("huge.pdf", huge))
     expect(error).to_contain_text(re.compile(r"huge\.pdf: .*(exceeds the capacity limit|too large)"))
     expect(sha_input).to_have_value("")
