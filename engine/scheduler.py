@@ -1,7 +1,7 @@
 """The timer scheduler: wakes exactly when the next timer of any case is due, fires it, re-arms.
 
-APScheduler holds one job, ``accredit-timers``, in a SQLAlchemy job store on the engine's own database, with
-a date trigger at ``min(timer.due_at)`` — no polling of cases. Firing is :meth:`Engine.fire_due_timers`
+APScheduler holds one job, ``accredit-timers``, in memory (the database's ``timer`` index is the durable
+record; the job is rebuilt from it on start), with a date trigger at ``min(timer.due_at)`` — no polling of cases. Firing is :meth:`Engine.fire_due_timers`
 (lock the case, refresh timers, advance, save, record ``timer.fired``; one transaction per case; a timer
 never fires twice even with several schedulers on one PostgreSQL). After downtime the job is overdue and
 runs at once, firing every overdue timer in due order.
