@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from .fields import Int64
+from engine.vocabulary import ROLES
 from marshmallow import Schema, fields, validate
 
-ROLE = validate.OneOf(["applicant", "coordinator", "inspector", "committee", "quality_manager", "auditor", "admin"])
+from .fields import Int64
+
+ROLE = validate.OneOf(ROLES)
 
 
 class ProblemSchema(Schema):

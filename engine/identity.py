@@ -15,11 +15,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from . import credentials, history, throttle
-from .actors import ROLES, Actor
+from .actors import Actor
 from .credentials import Lifetimes, SessionEnded  # noqa: F401 - re-exported for the API layer
 from .db import Database
 from .errors import Conflict, EngineError, InvalidFormData, NotFound
 from .models import ApiToken, Organisation, Setting, User, UserRole, utcnow
+from .vocabulary import ROLES
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{1,64}$")
 MIN_PASSWORD = 10
