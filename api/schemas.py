@@ -378,6 +378,22 @@ class ValidationReportSchema(Schema):
                                                                  "content_hash, reason} per process"})
 
 
+class PropertySchema(Schema):
+    name = fields.String()
+    elements = fields.List(fields.String(), metadata={"description": "BPMN element types it may sit on"})
+    where = fields.String(metadata={"description": "the same in words"})
+    format = fields.String()
+    format_text = fields.String()
+    description = fields.String()
+    choices = fields.List(fields.String())
+
+
+class VocabularySchema(Schema):
+    roles = fields.List(fields.String())
+    lane_roles = fields.List(fields.String(), metadata={"description": "the roles a lane may name"})
+    properties = fields.List(fields.Nested(PropertySchema))
+
+
 class DeployResultSchema(ValidationReportSchema):
     note = fields.String(allow_none=True)
     deployed_by = fields.String()

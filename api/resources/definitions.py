@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 from engine.bundles import bundle_from_uploads, media_type
 from engine.deployment import Deployment
 from engine.errors import InvalidFormData
+from engine.vocabulary import vocabulary
 
 from ..auth import current_actor, require_role, services
 from ..schemas import (
@@ -22,6 +23,7 @@ from ..schemas import (
     DiffSchema,
     ProcessOverviewSchema,
     ValidationReportSchema,
+    VocabularySchema,
 )
 
 blp = Blueprint("definitions", __name__, url_prefix="/api/process-definitions", description="Process definitions")
@@ -97,6 +99,15 @@ def validate_bundle():
     current_actor()
     files, _note = _upload()
     return _deployment().validate(files)
+
+
+@blp.get("/vocabulary")
+@blp.response(200, VocabularySchema)
+def get_vocabulary():
+    """The roles and the diagram properties the engine reads (engine/vocabulary.py): for each property the
+    elements it may sit on, its value format and what it does. The studio's properties panel is built from it."""
+    current_actor()
+    return vocabulary()
 
 
 @blp.get("/<key>")
