@@ -5,7 +5,9 @@ and the line it is on:
 * a property the engine does not read is a warning (it does nothing), with a *did you mean* for a near miss
   (``showform`` → ``showForms``): a typo would otherwise silently switch a rule off;
 * a property on an element the engine does not read it from is an error (``calledOnly`` on a user task);
-* a value not of the property's format is an error quoting the value (``priority`` ``"high"``).
+* a value not of the property's format is an error quoting the value (``priority`` ``"high"``);
+* a ``camunda:property`` (Camunda Modeler's properties panel) is a warning: the engine reads only
+  ``spiffworkflow:properties``, so e.g. a ``formJsonSchemaFilename`` written there would silently do nothing.
 
 References (forms that exist, variables that are set, expressions that compile) are checked on the parsed
 processes by :mod:`engine.validation_diagrams`.
@@ -21,6 +23,7 @@ from .validation_elements import SPIFF_NS, executable_processes
 from .vocabulary import PROPERTIES, elements_text
 
 _LOWER = {name.lower(): name for name in PROPERTIES}
+CAMUNDA_NS = "http://camunda.org/schema/1.0/bpmn"
 
 
 def _label(node) -> str:
@@ -50,6 +53,15 @@ def check_properties(file_name: str, root) -> list[Problem]:
     that a bad value does not hide what the parsed processes would show)."""
     problems: list[Problem] = []
     for process in executable_processes(root):
+        for prop in process.iter(f"{{{CAMUNDA_NS}}}property"):  # Camunda Modeler's extension: never read
+            owner = _owner(prop)
+            if owner is not None and etree.QName(prop.getparent()).localname == "properties":
+                name = prop.get("name") or ""
+                guess = did_you_mean(name)
+                problems.append(Problem(
+                    "warning", f"{_label(owner)} has the Camunda property '{name}', which the engine does not read: "
+                               f"{'write it as spiffworkflow:property ' + guess if guess else 'it has no effect'}",
+                    file_name, owner.get("id") or None, prop.sourceline))
         for prop in process.iter(f"{{{SPIFF_NS}}}property"):
             owner = _owner(prop)
             if owner is None:
