@@ -13,7 +13,7 @@ from flask_smorest import Blueprint
 from engine.bundles import bundle_from_uploads, media_type
 from engine.deployment import Deployment
 from engine.errors import InvalidFormData
-from engine.vocabulary import vocabulary
+from engine.vocabulary import QUALITY_MANAGER, vocabulary
 
 from ..auth import current_actor, require_role, services
 from ..schemas import (
@@ -73,7 +73,7 @@ def list_definitions():
 
 
 @blp.post("")
-@require_role("quality_manager")
+@require_role(QUALITY_MANAGER)
 @blp.doc(**_UPLOAD_DOC)
 @blp.response(201, DeployResultSchema)
 @blp.alt_response(200, schema=DeployResultSchema, description="nothing changed: no new version")
