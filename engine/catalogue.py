@@ -22,7 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 
 from .actors import Actor
 from .models import ProcessDefinition
-from .vocabulary import CALLED_ONLY, FORM, SENT_BY, UI_FORM
+from .vocabulary import CALLED_ONLY, FORM, SENT_BY, UI_FORM, split_list
 from .workflow_state import properties
 
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
@@ -56,7 +56,7 @@ def startable(engine, actor: Actor) -> dict:
                 for ts in sp.task_specs.values():
                     event = getattr(ts, "event_definition", None)
                     props = properties(ts)
-                    roles = {r.strip() for r in props.get(SENT_BY, "").split(",") if r.strip()}
+                    roles = set(split_list(props.get(SENT_BY)))
                     if not isinstance(event, MessageEventDefinition) or not roles & actor.roles:
                         continue
                     if (event.name, ts.bpmn_id) in seen:  # a called process comes along in its callers' specs

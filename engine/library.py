@@ -30,7 +30,6 @@ from .validation import (
     oversized_attribute,
     parse_xml,
     plain,
-    properties,
     type_words,
 )
 from .validation_diagrams import check_show_forms, check_spec
@@ -38,6 +37,7 @@ from .validation_elements import check_call_activities, check_file, decision_ids
 from .validation_forms import check_dmn, check_forms
 from .validation_properties import check_properties
 from .vocabulary import FORM, UI_FORM
+from .workflow_state import properties
 
 
 @dataclass

@@ -12,7 +12,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 
 from .sandbox.results import timer_value_problem
-from .validation import BPMN_NS, lint_code, parse_xml, problem_at, properties, type_words
+from .validation import BPMN_NS, lint_code, parse_xml, problem_at, type_words
 from .vocabulary import (
     ASSIGNEE,
     FORM,
@@ -23,6 +23,7 @@ from .vocabulary import (
     UI_FORM,
     split_list,
 )
+from .workflow_state import properties
 
 _BARE_DURATION = re.compile(r"^R?\d*/?P[0-9YMWDTHS.,]+$", re.I)
 

@@ -80,7 +80,7 @@ def check_properties(file_name: str, root) -> list[Problem]:
                                   f"has no effect{hint}")
                 continue
             if tag not in declared.elements:
-                report("error", f"{_label(owner)} has the property {name}, which the engine reads only on "
+                report("error", f"{_label(owner)} has the property {name} ({value!r}), which the engine reads only on "
                                 f"{elements_text(declared)}: on a {type_words(tag)} it has no effect")
                 continue
             problem = declared.value_problem(value)
