@@ -32,7 +32,7 @@ from .access import inspector_on_case, may_act, sees_all_cases, sees_case
 from .forms import check_attachments, validate_form
 from .operation import MAX_CASCADE, Loaded, Operation, latest_data, process_error, public_data  # noqa: F401
 from .views import CaseView, DeployResult, TaskView  # noqa: F401
-from .vocabulary import SCHEDULE_KIND, SEPARATE_FROM, SIGNATURE_MEANING
+from .vocabulary import APPLICANT, COORDINATOR, SCHEDULE_KIND, SEPARATE_FROM, SIGNATURE_MEANING
 
 
 
@@ -337,17 +337,17 @@ class Engine:
     def _check_may_start(self, definition: ProcessDefinition, actor: Actor, organisation_id: str | None):
         spec, _ = self.specs.of(definition)
         lanes = {s.lane for s in spec.bpmn_start_events}
-        role = next(iter(lanes)) if len(lanes) == 1 and None not in lanes else "coordinator"
+        role = next(iter(lanes)) if len(lanes) == 1 and None not in lanes else COORDINATOR
         if not actor.has_role(role):
             raise Forbidden(f"only the role '{role}' may start a '{definition.key}' case", role=role)
-        if role == "applicant" and actor.organisation_id != organisation_id:
+        if role == APPLICANT and actor.organisation_id != organisation_id:
             raise Forbidden("applicants may start cases only for their own organisation")
 
     def _check_may_complete(self, s: Session, loaded: Loaded, task, ref: HumanTask, actor: Actor) -> str:
         role = task.task_spec.lane
         if role is None or not actor.has_role(role):
             raise Forbidden(f"task '{ref.name or ref.element_id}' is for the role '{role}'", role=role)
-        if role == "applicant" and actor.organisation_id != loaded.row.organisation_id:
+        if role == APPLICANT and actor.organisation_id != loaded.row.organisation_id:
             raise Forbidden("this task belongs to another organisation's case")
         if ref.claimed_by and ref.claimed_by != actor.username:
             raise Conflict(f"task '{ref.name or ref.element_id}' is claimed by {ref.claimed_by}",
