@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import timezone
 
-from .fields import Int64
+from engine.vocabulary import ROLES
 from marshmallow import Schema, fields, validate
 
-ROLE = validate.OneOf(["applicant", "coordinator", "inspector", "committee", "quality_manager", "auditor", "admin"])
+from .fields import Int64
+
+ROLE = validate.OneOf(ROLES)
 
 
 class ProblemSchema(Schema):
@@ -374,6 +376,22 @@ class ValidationReportSchema(Schema):
                                                                        "versions to complete the upload"})
     deploy = fields.List(fields.Dict(), metadata={"description": "{key, version, created, previous_version, "
                                                                  "content_hash, reason} per process"})
+
+
+class PropertySchema(Schema):
+    name = fields.String()
+    elements = fields.List(fields.String(), metadata={"description": "BPMN element types it may sit on"})
+    where = fields.String(metadata={"description": "the same in words"})
+    format = fields.String()
+    format_text = fields.String()
+    description = fields.String()
+    choices = fields.List(fields.String())
+
+
+class VocabularySchema(Schema):
+    roles = fields.List(fields.String())
+    lane_roles = fields.List(fields.String(), metadata={"description": "the roles a lane may name"})
+    properties = fields.List(fields.Nested(PropertySchema))
 
 
 class DeployResultSchema(ValidationReportSchema):

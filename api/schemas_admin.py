@@ -4,7 +4,7 @@ from __future__ import annotations
 from .fields import Int64
 from marshmallow import Schema, fields, validate
 
-from engine.actors import ROLES
+from engine.vocabulary import ROLES
 
 
 class TokenInfoSchema(Schema):

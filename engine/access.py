@@ -17,12 +17,7 @@ import sqlalchemy as sa
 
 from .actors import Actor
 from .models import Case, CaseMember, HumanTask
-
-STAFF_ROLES = frozenset({"coordinator", "committee", "auditor", "quality_manager", "admin"})
-
-
-#: roles that read everything and write nothing (no comments, uploads, claims, completions, starts)
-READ_ONLY_ROLES = frozenset({"auditor"})
+from .vocabulary import APPLICANT, INSPECTOR, READ_ONLY_ROLES, STAFF_ROLES
 
 
 def sees_all_cases(actor: Actor) -> bool:
@@ -44,9 +39,9 @@ def visible_cases(actor: Actor):
     if sees_all_cases(actor):
         return sa.true()
     clauses = []
-    if "applicant" in actor.roles and actor.organisation_id:
+    if APPLICANT in actor.roles and actor.organisation_id:
         clauses.append(Case.organisation_id == actor.organisation_id)
-    if "inspector" in actor.roles:
+    if INSPECTOR in actor.roles:
         clauses.append(Case.id.in_(inspector_case_ids(actor)))
     return sa.or_(*clauses) if clauses else sa.false()
 
@@ -65,10 +60,10 @@ def actionable_tasks(actor: Actor):
     the usual one-role user the clause is plain equalities an inbox index serves in sort order."""
     per_role = []
     for role in sorted(actor.roles):
-        if role == "applicant":
+        if role == APPLICANT:
             per_role.append(sa.and_(HumanTask.role == role,
                                     HumanTask.organisation_id == (actor.organisation_id or "")))
-        elif role == "inspector":
+        elif role == INSPECTOR:
             per_role.append(sa.and_(HumanTask.role == role, HumanTask.case_id.in_(inspector_case_ids(actor))))
         else:
             per_role.append(HumanTask.role == role)
@@ -89,9 +84,9 @@ def may_act(actor: Actor, task: HumanTask, on_case) -> bool:
     after declaring a conflict of interest, may no longer act)."""
     if task.role not in actor.roles or task.assignee not in (None, actor.username):
         return False
-    if "applicant" in actor.roles and task.role == "applicant" and task.organisation_id != (actor.organisation_id or ""):
+    if APPLICANT in actor.roles and task.role == APPLICANT and task.organisation_id != (actor.organisation_id or ""):
         return False
-    if "inspector" in actor.roles and task.role == "inspector":
+    if INSPECTOR in actor.roles and task.role == INSPECTOR:
         return on_case()
     return True
 
@@ -101,9 +96,9 @@ def sees_case(s, actor: Actor, case: Case) -> bool:
     organisation)."""
     if sees_all_cases(actor):
         return True
-    if "applicant" in actor.roles and actor.organisation_id and case.organisation_id == actor.organisation_id:
+    if APPLICANT in actor.roles and actor.organisation_id and case.organisation_id == actor.organisation_id:
         return True
-    if "inspector" in actor.roles:
+    if INSPECTOR in actor.roles:
         return inspector_on_case(s, actor, case.id)
     return False
 

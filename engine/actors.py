@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-#: Roles of PROCESS.md. Lanes in diagrams must name one of the roles that act on cases.
-ROLES = ("applicant", "coordinator", "inspector", "committee", "quality_manager", "auditor", "admin")
-LANE_ROLES = ("applicant", "coordinator", "inspector", "committee")
+# The roles themselves are declared in engine/vocabulary.py (ROLES, LANE_ROLES, STAFF_ROLES).
 
 
 @dataclass(frozen=True)

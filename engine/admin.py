@@ -11,10 +11,11 @@ from dataclasses import asdict
 from .actors import Actor
 from .errors import Conflict, Forbidden
 from .identity import Identity
+from .vocabulary import ADMIN
 
 
 def _require_admin(actor: Actor) -> None:
-    if not actor.has_role("admin"):
+    if not actor.has_role(ADMIN):
         raise Forbidden("administration needs the admin role")
 
 
@@ -42,7 +43,7 @@ class Administration:
     def update_user(self, actor: Actor, username: str, changes: dict) -> dict:
         _require_admin(actor)
         if username == actor.username and (changes.get("active") is False
-                                           or ("roles" in changes and "admin" not in changes["roles"])):
+                                           or ("roles" in changes and ADMIN not in changes["roles"])):
             raise Conflict("administrators cannot deactivate themselves or drop their own admin role "
                            "(another administrator can)", username=username)
         return asdict(self.identity.update_user(username, changes, by=actor.username))
@@ -69,5 +70,5 @@ class Administration:
 
     @staticmethod
     def _owner_or_admin(actor: Actor, username: str) -> None:
-        if actor.username != username and not actor.has_role("admin"):
+        if actor.username != username and not actor.has_role(ADMIN):
             raise Forbidden("only the token's owner or an administrator may see or revoke it")

@@ -156,7 +156,7 @@ class Audit:
     def __init__(self, db: Database, identity=None, engine=None):
         self.db, self.identity, self.engine = db, identity, engine
 
-    def _redactor(self, actor: Actor | None, case: Case):
+    def redactor(self, actor: Actor | None, case: Case):
         """What ``actor`` may read of the case's events: :class:`engine.redaction.Redactor` (one allow-list
         per event type; staff see everything; the stored events and their hashes are never touched)."""
         return redaction.Redactor(self.engine, case.definition, actor).event
@@ -175,7 +175,7 @@ class Audit:
         stmt = event_query(Event.case_id == case_id, action=action, user=user, element_id=element_id,
                            since=since, until=until)
         with self.db.read() as s:
-            redact = self._redactor(actor, self._case(s, actor, case_id))
+            redact = self.redactor(actor, self._case(s, actor, case_id))
             items, total = event_page(s, stmt, page, per_page, redact)
             return HistoryPage(items, total, page, per_page)
 
@@ -212,7 +212,7 @@ class Audit:
         """Everything an inspector receives: summary, verification, signatures, every event with its hashes."""
         events = self.events(actor, case_id)
         with self.db.read() as s:
-            redact = self._redactor(actor, self._case(s, actor, case_id))
+            redact = self.redactor(actor, self._case(s, actor, case_id))
             waiting = _waiting_for(s, case_id)
         shown = [redact(history.as_dict(e)) for e in events]
         summary = {**self.summary(actor, case_id), "outcomes": history.outcomes(shown), "waiting_for": waiting}

@@ -18,9 +18,10 @@ from .db import Database
 from .errors import Forbidden, InvalidFormData, NotFound
 from .models import Case, Event
 from .signatures import binding_digest
+from .vocabulary import ADMIN, AUDITOR
 
 #: who may read the system history (sign-ins and their failures, deployments, account changes, exports)
-SYSTEM_HISTORY_ROLES = frozenset({"auditor", "admin"})
+SYSTEM_HISTORY_ROLES = frozenset({AUDITOR, ADMIN})
 
 
 def _facets(s, where) -> dict:
@@ -66,7 +67,7 @@ class AuditConsole:
         """One page of the case's events matching the filters, the total, and the filter values."""
         with self.db.read() as s:
             row = self._case(s, actor, case_id)
-            redact = self.audit._redactor(actor, row)
+            redact = self.audit.redactor(actor, row)
             where = Event.case_id == case_id
             out = self._page(s, where, filters, page, per_page, redact)
             out["case"] = {"id": row.id, "business_key": row.business_key, "process_key": row.process_key,

@@ -30,13 +30,11 @@ from SpiffWorkflow.util.task import TaskState
 from . import history
 from .errors import ProcessError
 from .models import CaseMember, HumanTask, utcnow
+from .vocabulary import CASE_TEAM, REVOKES_MEMBERSHIP_IF
 from .workflow_state import all_tasks, is_visible, properties
 
 if TYPE_CHECKING:
     from .operation import Loaded, Operation
-
-TEAM_PROPERTY = "caseTeam"
-REVOKE_PROPERTY = "revokesMembershipIf"
 
 
 def update(op: Operation, loaded: Loaded, before: dict) -> None:
@@ -48,11 +46,11 @@ def update(op: Operation, loaded: Loaded, before: dict) -> None:
     done.sort(key=lambda t: t.last_state_change or 0)
     for task in done:
         props = properties(task.task_spec)
-        if props.get(TEAM_PROPERTY):
-            _set_team(op, loaded, task, _named(loaded, task, props[TEAM_PROPERTY]))
-        if props.get(REVOKE_PROPERTY) and task.task_spec.manual and _condition(op, loaded, task,
-                                                                                 props[REVOKE_PROPERTY]):
-            _revoke(op, loaded, task, props[REVOKE_PROPERTY])
+        if props.get(CASE_TEAM):
+            _set_team(op, loaded, task, _named(loaded, task, props[CASE_TEAM]))
+        if props.get(REVOKES_MEMBERSHIP_IF) and task.task_spec.manual and _condition(op, loaded, task,
+                                                                                 props[REVOKES_MEMBERSHIP_IF]):
+            _revoke(op, loaded, task, props[REVOKES_MEMBERSHIP_IF])
 
 
 def active_members(s, case_id: str) -> dict[str, CaseMember]:
@@ -71,7 +69,7 @@ def team(s, case_id: str) -> list[dict]:
 
 def _declares(task) -> bool:
     props = properties(task.task_spec)
-    if not (props.get(TEAM_PROPERTY) or props.get(REVOKE_PROPERTY)):
+    if not (props.get(CASE_TEAM) or props.get(REVOKES_MEMBERSHIP_IF)):
         return False
     # a multi-instance activity completes once per instance and once as a whole: only the instances are
     # a person's submission (the whole holds none of their fields)
@@ -89,7 +87,7 @@ def _named(loaded: Loaded, task, declaration: str) -> dict[str, str]:
         if not variable:
             continue
         if variable not in task.data:
-            raise ProcessError(f"{TEAM_PROPERTY} names the variable '{variable}', which the task's data does not "
+            raise ProcessError(f"{CASE_TEAM} names the variable '{variable}', which the task's data does not "
                                f"hold", case_id=loaded.row.id, **_where(task))
         value = task.data[variable]
         values = value if isinstance(value, (list, tuple)) else [value]
@@ -97,7 +95,7 @@ def _named(loaded: Loaded, task, declaration: str) -> dict[str, str]:
             if username in (None, ""):
                 continue
             if not isinstance(username, str):
-                raise ProcessError(f"{TEAM_PROPERTY}: '{variable}' must hold usernames (text), not "
+                raise ProcessError(f"{CASE_TEAM}: '{variable}' must hold usernames (text), not "
                                    f"{type(username).__name__}", case_id=loaded.row.id, **_where(task))
             named.setdefault(username, variable)
     return named
@@ -109,7 +107,7 @@ def _condition(op: Operation, loaded: Loaded, task, expression: str) -> bool:
     try:
         return bool(op.engine.script_engine.evaluate(task, expression))
     except Exception as exc:
-        raise process_error(exc, loaded.row.id, f"{REVOKE_PROPERTY} expression '{expression}' failed") from exc
+        raise process_error(exc, loaded.row.id, f"{REVOKES_MEMBERSHIP_IF} expression '{expression}' failed") from exc
 
 
 def _set_team(op: Operation, loaded: Loaded, task, named: dict[str, str]) -> None:

@@ -22,6 +22,7 @@ from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefin
 
 from .actors import Actor
 from .models import ProcessDefinition
+from .vocabulary import CALLED_ONLY, FORM, SENT_BY, UI_FORM, split_list
 from .workflow_state import properties
 
 _BPMN = "{http://www.omg.org/spec/BPMN/20100524/MODEL}"
@@ -44,7 +45,7 @@ def startable(engine, actor: Actor) -> dict:
             docs = _documentation(row.files)
             starts = spec.bpmn_start_events
             lanes = {st.lane for st in starts}
-            called_only = any(properties(st).get("calledOnly", "").lower() == "true" for st in starts)
+            called_only = any(properties(st).get(CALLED_ONLY, "").lower() == "true" for st in starts)
             if (not called_only and row.start_message is None and len(lanes) == 1 and None not in lanes
                     and lanes & actor.roles):
                 start = starts[0]
@@ -55,7 +56,7 @@ def startable(engine, actor: Actor) -> dict:
                 for ts in sp.task_specs.values():
                     event = getattr(ts, "event_definition", None)
                     props = properties(ts)
-                    roles = {r.strip() for r in props.get("sentBy", "").split(",") if r.strip()}
+                    roles = set(split_list(props.get(SENT_BY)))
                     if not isinstance(event, MessageEventDefinition) or not roles & actor.roles:
                         continue
                     if (event.name, ts.bpmn_id) in seen:  # a called process comes along in its callers' specs
@@ -71,7 +72,7 @@ def startable(engine, actor: Actor) -> dict:
 
 def _form(files: dict, props: dict) -> dict:
     out = {"form": None, "ui_schema": None}
-    for attr, prop in (("form", "formJsonSchemaFilename"), ("ui_schema", "formUiSchemaFilename")):
+    for attr, prop in (("form", FORM), ("ui_schema", UI_FORM)):
         name = props.get(prop)
         if name and name in files:
             out[attr] = json.loads(files[name])

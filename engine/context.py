@@ -19,6 +19,7 @@ import json
 
 from .actors import Actor
 from .models import Case, HumanTask
+from .vocabulary import FORM, SHOW_FORMS, UI_FORM
 from .workflow_state import properties
 
 
@@ -60,7 +61,7 @@ def decision_context(engine, workspace, actor: Actor, task_id: str) -> list[dict
         return []
     ui_of = _ui_schemas(spec, subs)
     sections = []
-    for variable, form in parse_show_forms(properties(task_spec).get("showForms", "")):
+    for variable, form in parse_show_forms(properties(task_spec).get(SHOW_FORMS, "")):
         schema = json.loads(files[form]) if form and form in files else None
         ui_schema = json.loads(files[ui_of[form]]) if form in ui_of and ui_of[form] in files else None
         if variable is not None:
@@ -86,7 +87,7 @@ def _ui_schemas(spec, subs) -> dict[str, str]:
     for sp in [spec, *subs.values()]:
         for ts in sp.task_specs.values():
             props = properties(ts)
-            if props.get("formJsonSchemaFilename") and props.get("formUiSchemaFilename"):
-                out.setdefault(props["formJsonSchemaFilename"], props["formUiSchemaFilename"])
+            if props.get(FORM) and props.get(UI_FORM):
+                out.setdefault(props[FORM], props[UI_FORM])
     return out
 

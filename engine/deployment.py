@@ -39,9 +39,10 @@ from .library import Library, load_library
 from .models import Case, ProcessDefinition, utcnow
 from .services import Engine
 from .spec_diff import diff_specs, element
+from .vocabulary import QUALITY_MANAGER
 
 #: who may deploy process versions and migrate cases
-DEPLOY_ROLE = "quality_manager"
+DEPLOY_ROLE = QUALITY_MANAGER
 
 
 class BundleInvalid(DefinitionInvalid):

@@ -47,7 +47,7 @@ def _holds_role(role: str):
 def _format_checker() -> jsonschema.FormatChecker:
     """Standard formats (date, …) plus ``user:<role>``: the value must be the username of an active user
     holding that role — so a form cannot assign an inspection to someone who cannot do it."""
-    from .actors import ROLES
+    from .vocabulary import ROLES
 
     checker = jsonschema.FormatChecker()
     for role in ROLES:

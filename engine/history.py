@@ -49,7 +49,7 @@ def record(s, loaded, actor, action, *, task=None, role=None, data=None, element
                  actor_name=actor.printed_name, role=role, action=action,
                  element_id=getattr(spec, "bpmn_id", None), element_name=getattr(spec, "bpmn_name", None),
                  element_type=element_type(spec) if spec is not None else None,
-                 task_id=str(task.id) if task is not None else None, data=_jsonable(data), prev_hash=prev_hash)
+                 task_id=str(task.id) if task is not None else None, data=jsonable(data), prev_hash=prev_hash)
     event["hash"] = loaded.chain_head = chain.event_hash(SimpleNamespace(**event))
     pending = getattr(loaded, "pending_events", None)
     if pending is None:
@@ -72,7 +72,7 @@ def record_system(s, actor_name: str, action: str, data: dict | None = None) -> 
     last = s.execute(sa.select(Event.seq, Event.hash).where(Event.case_id.is_(None))
                      .order_by(Event.seq.desc()).limit(1)).first()
     event = Event(case_id=None, seq=(last.seq if last else 0) + 1, occurred_at=utcnow(), actor=actor_name,
-                  actor_name=actor_name, action=action, data=_jsonable(data), prev_hash=last.hash if last else None)
+                  actor_name=actor_name, action=action, data=jsonable(data), prev_hash=last.hash if last else None)
     event.hash = chain.event_hash(event)
     s.add(event)
     checkpoints.note(s, None)
@@ -145,7 +145,7 @@ def as_dict(e: Event) -> dict:
             "hash": e.hash}
 
 
-def _jsonable(value):
+def jsonable(value):
     """History data must be plain JSON (dates as ISO strings)."""
     import json
     from datetime import date, datetime

@@ -15,11 +15,12 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from . import credentials, history, throttle
-from .actors import ROLES, Actor
+from .actors import Actor
 from .credentials import Lifetimes, SessionEnded  # noqa: F401 - re-exported for the API layer
 from .db import Database
 from .errors import Conflict, EngineError, InvalidFormData, NotFound
 from .models import ApiToken, Organisation, Setting, User, UserRole, utcnow
+from .vocabulary import APPLICANT, ROLES
 
 USERNAME = re.compile(r"^[a-z0-9_.-]{1,64}$")
 ORGANISATION_ID = re.compile(r"^[a-z0-9][a-z0-9_.-]{0,99}$")
@@ -123,7 +124,7 @@ class Identity:
         unknown = [r for r in roles if r not in ROLES]
         if unknown or not roles:
             errors.append({"field": "/roles", "message": f"roles must be among {', '.join(ROLES)}"})
-        if "applicant" in roles and not organisation_id:
+        if APPLICANT in roles and not organisation_id:
             errors.append({"field": "/organisation_id", "message": "an applicant belongs to an organisation"})
         if errors:
             raise InvalidFormData("the user cannot be created", errors)
@@ -168,7 +169,7 @@ class Identity:
             org = changes.get("organisation_id", user.organisation_id)
             if "organisation_id" in changes and org and s.get(Organisation, org) is None:
                 raise NotFound(f"organisation '{org}' does not exist", organisation_id=org)
-            if not org and "applicant" in (roles if roles is not None else [r.role for r in user.roles]):
+            if not org and APPLICANT in (roles if roles is not None else [r.role for r in user.roles]):
                 raise InvalidFormData("an applicant belongs to an organisation",
                                       [{"field": "/organisation_id", "message": "required for an applicant"}])
             old, new = {}, {}

@@ -30,12 +30,14 @@ from .validation import (
     oversized_attribute,
     parse_xml,
     plain,
-    properties,
     type_words,
 )
 from .validation_diagrams import check_show_forms, check_spec
 from .validation_elements import check_call_activities, check_file, decision_ids
 from .validation_forms import check_dmn, check_forms
+from .validation_properties import check_properties
+from .vocabulary import FORM, UI_FORM
+from .workflow_state import properties
 
 
 @dataclass
@@ -86,6 +88,7 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
     parser = SpiffBpmnParser(validator=VALIDATOR)
     lines: dict[str, tuple[str, int]] = {}  # element id -> (file, line)
     roots: dict[str, etree._Element] = {}
+    property_problems: list[Problem] = []  # the properties of every BPMN file (engine.validation_properties)
     bpmn_files = [n for n in files if n.endswith(".bpmn")]
     dmn_files = [n for n in files if n.endswith(".dmn")]
     if not bpmn_files:
@@ -114,6 +117,7 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
         if name.endswith(".bpmn"):
             before = len(lib.errors)
             check_file(name, root, lib, called, decisions if not lib.errors else None)
+            property_problems += check_properties(name, root)
             if len(lib.errors) != before:
                 continue  # named in plain words already: the parser would only repeat it less clearly
             roots[name] = root
@@ -127,6 +131,7 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
         except Exception as exc:  # the parser's own errors on malformed content
             lib.problems.append(Problem("error", f"the engine cannot read this file: {plain(str(exc))}", name))
     if lib.errors:
+        lib.problems += property_problems
         return lib
 
     forms = check_forms(files, lib)
@@ -159,6 +164,7 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
                 checked_specs.add(s.name)
                 check_spec(s, lib, lines, forms, user_task_ids, tags)
                 check_show_forms(s, lib, lines, forms)
+    lib.problems += property_problems
     if lib.errors:
         return lib
 
@@ -168,7 +174,7 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
         for s in [spec, *subs.values()]:
             for t in s.task_specs.values():
                 props = properties(t)
-                used |= {props[p] for p in ("formJsonSchemaFilename", "formUiSchemaFilename") if props.get(p)}
+                used |= {props[p] for p in (FORM, UI_FORM) if props.get(p)}
         version_files = {n: files[n] for n in sorted(used) if n in files}
         digest = hashlib.sha256()
         for n, text in version_files.items():

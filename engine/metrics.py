@@ -26,9 +26,10 @@ from .audit import COMPLETING
 from .deployment import Deployment
 from .errors import Forbidden, InvalidFormData, NotFound
 from .models import Case, Event, HumanTask, ProcessDefinition, utcnow
+from .vocabulary import AUDITOR, COORDINATOR, QUALITY_MANAGER
 
 #: who may read the step metrics
-METRICS_ROLES = frozenset({"quality_manager", "auditor", "coordinator"})
+METRICS_ROLES = frozenset({QUALITY_MANAGER, AUDITOR, COORDINATOR})
 _ENDING = (*COMPLETING, "element.cancelled", "element.error")
 
 

@@ -32,6 +32,7 @@ from .operation import Operation, process_error
 from .sandbox import SandboxViolation, ScriptTimeout
 from .services import Engine
 from .spec_diff import element_changes, label, visible
+from .vocabulary import FORM, PRIORITY, SIGNATURE_MEANING, UI_FORM
 from .workflow_state import all_tasks, properties, ready_human_tasks
 
 _LIVE = TaskState.READY | TaskState.WAITING | TaskState.STARTED
@@ -66,9 +67,7 @@ class Migration:
         except _Rollback as rb:
             return rb.result
         result["migrated"] = True
-        changed = getattr(self.engine, "_timers_changed", None)  # wake the embedded scheduler, if there is one
-        if changed is not None:
-            changed()
+        self.engine.timers_changed()  # wake the embedded scheduler, if there is one
         return result
 
     def migrate_version(self, key: str, version: int, actor: Actor, to_version: int | None = None,
@@ -225,10 +224,10 @@ class Migration:
             if h.role != ts.lane:
                 h.claimed_by = None
             h.name, h.role = ts.bpmn_name, ts.lane
-            h.form, h.ui_form = props.get("formJsonSchemaFilename"), props.get("formUiSchemaFilename")
-            h.signature_meaning = props.get("signatureMeaning")
-            h.priority = int(props.get("priority", 0) or 0)
-            h.assignee = ops._assignee(loaded, task, props)
+            h.form, h.ui_form = props.get(FORM), props.get(UI_FORM)
+            h.signature_meaning = props.get(SIGNATURE_MEANING)
+            h.priority = int(props.get(PRIORITY, 0) or 0)
+            h.assignee = ops.assignee_for(loaded, task, props)
         s.flush()
 
 

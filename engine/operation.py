@@ -31,6 +31,7 @@ from .workflow_state import (
     ready_human_tasks,
     snapshot,
 )
+from .vocabulary import ASSIGNEE, FORM, PRIORITY, SIGNATURE_MEANING, UI_FORM
 
 
 if TYPE_CHECKING:
@@ -355,11 +356,11 @@ class Operation:
                 h = HumanTask(id=tid, case_id=row.id, organisation_id=row.organisation_id,
                               process_key=task.workflow.spec.name, element_id=task.task_spec.bpmn_id,
                               name=task.task_spec.bpmn_name, role=task.task_spec.lane, status="ready",
-                              created_at=now, form=props.get("formJsonSchemaFilename"),
-                              ui_form=props.get("formUiSchemaFilename"),
-                              signature_meaning=props.get("signatureMeaning"))
-                h.assignee = self._assignee(loaded, task, props)
-                h.priority = int(props.get("priority", 0) or 0)
+                              created_at=now, form=props.get(FORM),
+                              ui_form=props.get(UI_FORM),
+                              signature_meaning=props.get(SIGNATURE_MEANING))
+                h.assignee = self.assignee_for(loaded, task, props)
+                h.priority = int(props.get(PRIORITY, 0) or 0)
                 self.s.add(h)
             due = due_date(task, timers)
             if due is not None:  # a fired escalation timer leaves the task overdue, not undated
@@ -373,8 +374,8 @@ class Operation:
             if h.status == "completed":
                 h.completed_by = self.actor.username
 
-    def _assignee(self, loaded: Loaded, task, props) -> str | None:
-        expr = props.get("assignee")
+    def assignee_for(self, loaded: Loaded, task, props) -> str | None:
+        expr = props.get(ASSIGNEE)
         if not expr:
             return None
         try:

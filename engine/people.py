@@ -6,9 +6,10 @@ from __future__ import annotations
 import sqlalchemy as sa
 
 from .access import sees_all_cases
-from .actors import ROLES, Actor
+from .actors import Actor
 from .errors import Forbidden, InvalidFormData
 from .models import User, UserRole
+from .vocabulary import ROLES
 
 
 def users_with_role(db, actor: Actor, role: str) -> list[dict]:

@@ -32,6 +32,7 @@ from .access import inspector_on_case, may_act, sees_all_cases, sees_case
 from .forms import check_attachments, validate_form
 from .operation import MAX_CASCADE, Loaded, Operation, latest_data, process_error, public_data  # noqa: F401
 from .views import CaseView, DeployResult, TaskView  # noqa: F401
+from .vocabulary import APPLICANT, COORDINATOR, SCHEDULE_KIND, SEPARATE_FROM, SIGNATURE_MEANING
 
 
 
@@ -49,7 +50,8 @@ class Engine:
         (the embedded scheduler re-arms its wake-up with it)."""
         self._timer_listeners.append(listener)
 
-    def _timers_changed(self) -> None:
+    def timers_changed(self) -> None:
+        """Tell the listeners (:meth:`on_timers_changed`) that a committed operation may have changed the timers."""
         for listener in list(self._timer_listeners):
             try:
                 listener()
@@ -107,7 +109,7 @@ class Engine:
             ops.finish()
             loaded = ops.loaded[case_id]
             view = self.case_view(s, loaded.row, loaded.wf, viewer, loaded.ready_rows)
-        self._timers_changed()
+        self.timers_changed()
         return view
 
     def start_linked_case(self, process_key: str, actor: Actor, organisation_id: str, data: dict, *,
@@ -129,7 +131,7 @@ class Engine:
             ops.finish()
             loaded = ops.loaded[case_id]
             view = self.case_view(s, loaded.row, loaded.wf, viewer, loaded.ready_rows)
-        self._timers_changed()
+        self.timers_changed()
         return view
 
     def get_case(self, case_id: str, with_data: bool = True) -> CaseView:
@@ -198,7 +200,7 @@ class Engine:
             task = find_task(self.specs.restore(case), task_id)
             fields = set(schema.get("properties", {}))
             data = {k: v for k, v in (task.data if task else {}).items() if k in fields}
-        return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history._jsonable(data)}
+        return {"name": row.form, "schema": schema, "ui_schema": ui, "data": history.jsonable(data)}
 
     def complete_task(self, task_id: str, actor: Actor, data: dict | None = None,
                       signature: dict | None = None, *, viewer: Actor | None = None) -> CaseView:
@@ -236,7 +238,7 @@ class Engine:
                                 role=ref.role)
             validate_form(self.specs.form_schema(loaded.definition, ref.form), ref.form, data, task, s)
             check_attachments(s, loaded.row.id, data)
-            signed = signatures.build(properties(task.task_spec).get("signatureMeaning") or ref.signature_meaning,
+            signed = signatures.build(properties(task.task_spec).get(SIGNATURE_MEANING) or ref.signature_meaning,
                                       signature, actor, case_id=loaded.row.id, task_id=task_id,
                                       element_id=ref.element_id, element_name=ref.name, data=data)
             old = {k: task.data.get(k) for k in data}
@@ -245,7 +247,7 @@ class Engine:
             ops.record_completion(loaded, task, role, data, old, signed)
             ops.finish()
             view = self.case_view(s, loaded.row, loaded.wf, viewer, loaded.ready_rows)
-        self._timers_changed()
+        self.timers_changed()
         return view
 
     def deliver_message(self, name: str, payload: dict | None, actor: Actor = SYSTEM, *,
@@ -261,7 +263,7 @@ class Engine:
                 where = f"case {case_id}" if case_id else f"organisation {organisation_id}"
                 raise NotFound(f"no case of {where} is waiting for message '{name}'", message_name=name)
             ops.finish()
-        self._timers_changed()
+        self.timers_changed()
         return targets
 
     def due_timers(self, now: datetime | None = None) -> list[dict]:
@@ -281,7 +283,7 @@ class Engine:
         :mod:`engine.timers`."""
         advanced, self.failed_timer_cases = timers.drain(self, now)
         if advanced:
-            self._timers_changed()
+            self.timers_changed()
         return advanced
 
     def schedule(self, *, organisation_id: str | None = None, kind: str | None = None,
@@ -306,8 +308,8 @@ class Engine:
             for timer, case in s.execute(stmt):
                 spec = self.specs.element(case.definition, timer.element_id)
                 props = properties(spec) if spec is not None else {}
-                if props.get("scheduleKind"):
-                    timer_kind = props["scheduleKind"]
+                if props.get(SCHEDULE_KIND):
+                    timer_kind = props[SCHEDULE_KIND]
                 elif timer.attached_to:
                     due = s.scalar(sa.select(HumanTask.due_at).where(HumanTask.id == timer.attached_to))
                     timer_kind = "task_deadline" if timer.interrupting or due == timer.due_at else "task_reminder"
@@ -335,17 +337,17 @@ class Engine:
     def _check_may_start(self, definition: ProcessDefinition, actor: Actor, organisation_id: str | None):
         spec, _ = self.specs.of(definition)
         lanes = {s.lane for s in spec.bpmn_start_events}
-        role = next(iter(lanes)) if len(lanes) == 1 and None not in lanes else "coordinator"
+        role = next(iter(lanes)) if len(lanes) == 1 and None not in lanes else COORDINATOR
         if not actor.has_role(role):
             raise Forbidden(f"only the role '{role}' may start a '{definition.key}' case", role=role)
-        if role == "applicant" and actor.organisation_id != organisation_id:
+        if role == APPLICANT and actor.organisation_id != organisation_id:
             raise Forbidden("applicants may start cases only for their own organisation")
 
     def _check_may_complete(self, s: Session, loaded: Loaded, task, ref: HumanTask, actor: Actor) -> str:
         role = task.task_spec.lane
         if role is None or not actor.has_role(role):
             raise Forbidden(f"task '{ref.name or ref.element_id}' is for the role '{role}'", role=role)
-        if role == "applicant" and actor.organisation_id != loaded.row.organisation_id:
+        if role == APPLICANT and actor.organisation_id != loaded.row.organisation_id:
             raise Forbidden("this task belongs to another organisation's case")
         if ref.claimed_by and ref.claimed_by != actor.username:
             raise Conflict(f"task '{ref.name or ref.element_id}' is claimed by {ref.claimed_by}",
@@ -353,7 +355,7 @@ class Engine:
         if ref.assignee and ref.assignee != actor.username:
             raise Forbidden(f"task '{ref.name or ref.element_id}' is assigned to another user",
                             assignee=ref.assignee)
-        separate = [x.strip() for x in properties(task.task_spec).get("separateFrom", "").split(",") if x.strip()]
+        separate = [x.strip() for x in properties(task.task_spec).get(SEPARATE_FROM, "").split(",") if x.strip()]
         if separate:
             done_before = s.scalar(sa.select(sa.func.count(Event.id)).where(
                 Event.case_id == loaded.row.id, Event.action == "task.completed",

@@ -29,7 +29,7 @@ METHODS = ("password",)
 def binding_digest(case_id: str, task_id: str, element_id: str, data: dict) -> str:
     """SHA-256 (hex) of the canonical JSON of what is signed: the case, the task and the submitted data."""
     return chain.sha256_hex({"case_id": case_id, "task_id": task_id, "element_id": element_id,
-                             "data": history._jsonable(data)})
+                             "data": history.jsonable(data)})
 
 
 def build(meaning: str | None, signature: dict | None, actor: Actor, *, case_id: str, task_id: str,

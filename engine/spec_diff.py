@@ -6,6 +6,7 @@ from SpiffWorkflow.bpmn.util.diff import SpecDiff
 
 from .models import ProcessDefinition
 from .services import Engine
+from .vocabulary import FORM
 from .workflow_state import properties
 
 _SKIP_ATTRIBUTES = {"inputs", "outputs"}  # flows: reported separately as 'flows'
@@ -62,7 +63,7 @@ def element(spec, process: str | None = None) -> dict:
            "lane": getattr(spec, "lane", None)}
     if process is not None:
         out["process"] = process
-    form = properties(spec).get("formJsonSchemaFilename")
+    form = properties(spec).get(FORM)
     if form:
         out["form"] = form
     return out

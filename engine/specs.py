@@ -16,6 +16,7 @@ from .db import Database
 from .forms import form_schema
 from .models import Case, ProcessDefinition
 from .serialization import StateSerializer
+from .vocabulary import FORM, SHARE_VARIABLES, SHARE_WITH, STAFF_ONLY_VARIABLES, split_list
 from .workflow_state import properties
 
 #: variables the engine puts into every case; starting data may not override them
@@ -98,17 +99,17 @@ class SpecCache:
         for sp in [spec, *subs.values()]:
             for ts in sp.task_specs.values():
                 props = properties(ts)
-                shared = {r.strip() for r in props.get("shareWith", "").split(",") if r.strip()}
+                shared = {r.strip() for r in props.get(SHARE_WITH, "").split(",") if r.strip()}
                 # the forms of their lanes' tasks, and the start form of a process their role starts
                 filled = getattr(ts, "manual", False) or type(ts).__name__ == "StartEvent"
                 mine = (filled and ts.lane in roles) or bool(shared & set(roles))
                 if not mine:
                     continue
-                form = props.get("formJsonSchemaFilename")
+                form = props.get(FORM)
                 if form and form in self.files(definition):
                     visible |= set((self.form_schema(definition, form) or {}).get("properties", {}))
                 if shared & set(roles):
-                    visible |= {v.strip() for v in props.get("shareVariables", "").split(",") if v.strip()}
+                    visible |= {v.strip() for v in props.get(SHARE_VARIABLES, "").split(",") if v.strip()}
         self._visibility[key] = visible
         return visible
 
@@ -120,8 +121,7 @@ class SpecCache:
             names: set[str] = set()
             for sp in [spec, *subs.values()]:
                 for ts in sp.task_specs.values():
-                    names |= {v.strip() for v in properties(ts).get("staffOnlyVariables", "").split(",")
-                              if v.strip()}
+                    names |= set(split_list(properties(ts).get(STAFF_ONLY_VARIABLES)))
             out = self._staff_only.setdefault(definition.id, frozenset(names))
         return out
 

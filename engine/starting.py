@@ -16,6 +16,7 @@ import jsonschema
 
 from .errors import Forbidden, InvalidFormData
 from .models import Organisation, ProcessDefinition
+from .vocabulary import CALLED_ONLY, FORM
 from .workflow_state import properties
 
 
@@ -54,11 +55,11 @@ def check_declared_start(engine, s, definition: ProcessDefinition, organisation_
                          data: dict) -> None:
     """Refuse a person's start that the diagram does not declare (see the module docstring)."""
     props = start_properties(engine, definition)
-    if str(props.get("calledOnly", "")).strip().lower() == "true":
+    if str(props.get(CALLED_ONLY, "")).strip().lower() == "true":
         raise Forbidden(f"'{definition.key}' is started only by the processes that call it, never on its own",
                         process_key=definition.key)
     check_organisation(s, organisation_id)
-    schema = engine.specs.form_schema(definition, props.get("formJsonSchemaFilename"))
+    schema = engine.specs.form_schema(definition, props.get(FORM))
     if schema is None:
         if data:
             raise InvalidFormData(
@@ -86,7 +87,7 @@ def message_form(engine, s, name: str) -> tuple[ProcessDefinition, str] | None:
         for sp in (spec, *subs.values()):
             for ts in sp.task_specs.values():
                 event = getattr(ts, "event_definition", None)
-                form = properties(ts).get("formJsonSchemaFilename")
+                form = properties(ts).get(FORM)
                 if form and isinstance(event, MessageEventDefinition) and event.name == name:
                     return row, form
     return None

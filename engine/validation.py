@@ -105,11 +105,6 @@ def lint_code(lib, lines, element_id, what, source, mode):
         problem_at(lib, lines, "error", element_id, f"{what}: {msg}")
 
 
-def properties(task_spec) -> dict:
-    """The ``spiffworkflow:properties`` of an element."""
-    return (getattr(task_spec, "extensions", None) or {}).get("properties", {}) or {}
-
-
 _WORDS = re.compile(r"(?<=[a-z])(?=[A-Z])")
 
 

@@ -11,11 +11,20 @@ import re
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 from SpiffWorkflow.bpmn.specs.event_definitions.timer import CycleTimerEventDefinition, TimerEventDefinition
 
-from .actors import LANE_ROLES
 from .sandbox.results import timer_value_problem
-from .validation import BPMN_NS, lint_code, parse_xml, problem_at, properties, type_words
+from .validation import BPMN_NS, lint_code, parse_xml, problem_at, type_words
+from .vocabulary import (
+    ASSIGNEE,
+    FORM,
+    LANE_ROLES,
+    REVOKES_MEMBERSHIP_IF,
+    SEPARATE_FROM,
+    SHOW_FORMS,
+    UI_FORM,
+    split_list,
+)
+from .workflow_state import properties
 
-SIGNATURE_MEANINGS = ("approval", "review", "authorship")
 _BARE_DURATION = re.compile(r"^R?\d*/?P[0-9YMWDTHS.,]+$", re.I)
 
 
@@ -103,35 +112,22 @@ def _check_user_task(ts, task, lib, lines, forms, user_task_ids):
         problem_at(lib, lines, "error", element,
                     f"{task} is in lane '{ts.lane}', which is not a role "
                     f"(known: {', '.join(LANE_ROLES)})")
-    props = properties(ts)
-    form = props.get("formJsonSchemaFilename")
+    props = properties(ts)  # their formats: engine.validation_properties; here what they refer to
+    form = props.get(FORM)
     if not form:
         problem_at(lib, lines, "warning", element,
-                    f"{task} has no form (formJsonSchemaFilename): it accepts no data")
+                    f"{task} has no form ({FORM}): it accepts no data")
     elif form not in forms:
         problem_at(lib, lines, "error", element, f"form '{form}' of {task} is missing or invalid")
-    ui = props.get("formUiSchemaFilename")
+    ui = props.get(UI_FORM)
     if ui and ui not in forms:
         problem_at(lib, lines, "error", element, f"UI schema '{ui}' of {task} is missing")
-    if props.get("assignee"):
-        lint_code(lib, lines, element, "assignee expression", props["assignee"], "eval")
-    if props.get("revokesMembershipIf"):
-        lint_code(lib, lines, element, "revokesMembershipIf expression", props["revokesMembershipIf"], "eval")
-    for name in (v.strip() for v in props.get("caseTeam", "").split(",")):
-        if name and not name.isidentifier():
-            problem_at(lib, lines, "error", element, f"caseTeam names {name!r}, which is not a variable name")
-    if "priority" in props:
-        try:
-            int(props["priority"])
-        except ValueError:
-            problem_at(lib, lines, "error", element, f"priority {props['priority']!r} is not an integer")
-    meaning = props.get("signatureMeaning")
-    if meaning and meaning not in SIGNATURE_MEANINGS:
-        problem_at(lib, lines, "error", element,
-                    f"signatureMeaning {meaning!r} is not one of {', '.join(SIGNATURE_MEANINGS)}")
-    for other in filter(None, (s.strip() for s in props.get("separateFrom", "").split(","))):
+    for name in (ASSIGNEE, REVOKES_MEMBERSHIP_IF):
+        if props.get(name):
+            lint_code(lib, lines, element, f"{name} expression", props[name], "eval")
+    for other in split_list(props.get(SEPARATE_FROM)):
         if other not in user_task_ids:
-            problem_at(lib, lines, "error", element, f"separateFrom names '{other}', which is not a user task")
+            problem_at(lib, lines, "error", element, f"{SEPARATE_FROM} names '{other}', which is not a user task")
 
 
 def check_show_forms(spec, lib, lines, forms):
@@ -141,16 +137,16 @@ def check_show_forms(spec, lib, lines, forms):
     from .context import parse_show_forms
 
     for ts in spec.task_specs.values():
-        value = properties(ts).get("showForms")
+        value = properties(ts).get(SHOW_FORMS)
         if not value or getattr(ts, "bpmn_id", None) is None:
             continue
         for variable, form in parse_show_forms(value):
             if form is not None and form not in forms:
                 problem_at(lib, lines, "error", ts.bpmn_id,
-                            f"showForms names form '{form}', which is missing or invalid")
+                            f"{SHOW_FORMS} names form '{form}', which is missing or invalid")
             if variable is not None and not _known_variable(variable, lib.files, forms):
                 problem_at(lib, lines, "error", ts.bpmn_id,
-                            f"showForms names variable '{variable}', which no form field or diagram sets")
+                            f"{SHOW_FORMS} names variable '{variable}', which no form field or diagram sets")
 
 
 def _known_variable(name: str, files: dict[str, str], forms: dict[str, dict]) -> bool:

@@ -18,6 +18,7 @@ from .inbox import Page, inbox_page
 from .models import Attachment, Case, Comment, HumanTask, utcnow
 from .services import CaseView, Engine, TaskView
 from .signatures import verify_signer
+from .vocabulary import APPLICANT, COORDINATOR, INSPECTOR
 
 MAX_COMMENT = 10_000
 
@@ -130,12 +131,12 @@ class Workspace:
         """Deliver message ``name`` from a person: applicants only for their own organisation (and only to a
         case they can see), coordinators to any organisation or case (naming one). Others: 403."""
         org = organisation_id
-        if "coordinator" in actor.roles:
+        if COORDINATOR in actor.roles:
             if not org and not case_id:
                 raise InvalidFormData("say which case should receive the message",
                                       [{"field": "/organisation_id", "message": "give organisation_id or case_id"}])
         else:
-            if "applicant" not in actor.roles:
+            if APPLICANT not in actor.roles:
                 raise Forbidden("only applicants and coordinators send messages to cases")
             if org not in (None, actor.organisation_id):
                 raise Forbidden("applicants send messages only for their own organisation")
@@ -153,7 +154,7 @@ class Workspace:
         organisation's; an inspector: the cases assigned to them)."""
         case_ids = None
         if not sees_all_cases(actor):
-            if "applicant" in actor.roles and organisation_id not in (None, actor.organisation_id):
+            if APPLICANT in actor.roles and organisation_id not in (None, actor.organisation_id):
                 raise Forbidden("applicants see only their own organisation's schedule")
             case_ids = sa.select(Case.id).where(Case.status == "running", visible_cases(actor))
         return self.engine.schedule(organisation_id=organisation_id, kind=kind, since=since, until=until,
@@ -227,7 +228,7 @@ class Workspace:
             task, case = self._locked_task(s, task_id, actor)
             if task.claimed_by is None:
                 return TaskView.of(task)
-            if task.claimed_by != actor.username and "coordinator" not in actor.roles:
+            if task.claimed_by != actor.username and COORDINATOR not in actor.roles:
                 raise Forbidden(f"task is claimed by {task.claimed_by}; only they or a coordinator may release it")
             history.record(s, _CaseRef(case), actor, "task.unclaimed",
                            data={"task_id": task.id, "element_id": task.element_id, "was": task.claimed_by})
@@ -236,7 +237,7 @@ class Workspace:
 
     def assign(self, task_id: str, actor: Actor, username: str) -> TaskView:
         """A coordinator gives a task to a named user who holds its role."""
-        if "coordinator" not in actor.roles:
+        if COORDINATOR not in actor.roles:
             raise Forbidden("only a coordinator may assign tasks")
         target = self.identity.actor(username)
         with self.db.write() as s:
@@ -246,17 +247,17 @@ class Workspace:
             if task.role not in target.roles:
                 raise InvalidFormData(f"{username} does not hold the role '{task.role}'",
                                       [{"field": "/username", "message": f"lacks role {task.role}"}])
-            if task.role == "applicant" and target.organisation_id != case.organisation_id:
+            if task.role == APPLICANT and target.organisation_id != case.organisation_id:
                 raise InvalidFormData(f"{username} belongs to another organisation",
                                       [{"field": "/username", "message": "other organisation"}])
             if task.assignee and task.assignee != username:
                 raise Conflict(f"the diagram assigns this task to {task.assignee}", assignee=task.assignee)
-            if task.role == "inspector" and not inspector_on_case(s, target, case.id):
+            if task.role == INSPECTOR and not inspector_on_case(s, target, case.id):
                 raise InvalidFormData(f"{username} is not on the case's team",
                                       [{"field": "/username", "message": "not on the case's team"}])
             old = task.claimed_by
             task.claimed_by = username
-            history.record(s, _CaseRef(case), actor, "task.assigned", role="coordinator",
+            history.record(s, _CaseRef(case), actor, "task.assigned", role=COORDINATOR,
                            data={"task_id": task.id, "element_id": task.element_id, "old": old, "new": username})
             return TaskView.of(task)
 
@@ -333,7 +334,7 @@ class Workspace:
                 raise Forbidden("auditors read cases; they do not attach files to them")
             if case.status != "running":
                 raise Conflict("the case has ended; no more files can be attached")
-            if "applicant" in actor.roles and not sees_all_cases(actor) and case.organisation_id != actor.organisation_id:
+            if APPLICANT in actor.roles and not sees_all_cases(actor) and case.organisation_id != actor.organisation_id:
                 raise Forbidden("applicants attach files only to their own organisation's cases")
             used = s.scalar(sa.select(sa.func.coalesce(sa.func.sum(Attachment.size), 0))
                             .where(Attachment.case_id == case_id, Attachment.sha256 != digest))

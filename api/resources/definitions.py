@@ -13,6 +13,7 @@ from flask_smorest import Blueprint
 from engine.bundles import bundle_from_uploads, media_type
 from engine.deployment import Deployment
 from engine.errors import InvalidFormData
+from engine.vocabulary import QUALITY_MANAGER, vocabulary
 
 from ..auth import current_actor, require_role, services
 from ..schemas import (
@@ -22,6 +23,7 @@ from ..schemas import (
     DiffSchema,
     ProcessOverviewSchema,
     ValidationReportSchema,
+    VocabularySchema,
 )
 from .audit import content_disposition
 
@@ -72,7 +74,7 @@ def list_definitions():
 
 
 @blp.post("")
-@require_role("quality_manager")
+@require_role(QUALITY_MANAGER)
 @blp.doc(**_UPLOAD_DOC)
 @blp.response(201, DeployResultSchema)
 @blp.alt_response(200, schema=DeployResultSchema, description="nothing changed: no new version")
@@ -98,6 +100,15 @@ def validate_bundle():
     current_actor()
     files, _note = _upload()
     return _deployment().validate(files)
+
+
+@blp.get("/vocabulary")
+@blp.response(200, VocabularySchema)
+def get_vocabulary():
+    """The roles and the diagram properties the engine reads (engine/vocabulary.py): for each property the
+    elements it may sit on, its value format and what it does. The studio's properties panel is built from it."""
+    current_actor()
+    return vocabulary()
 
 
 @blp.get("/<key>")

@@ -10,6 +10,7 @@ from flask_smorest import Blueprint
 
 from engine.migration import Migration
 from engine.errors import Conflict
+from engine.vocabulary import QUALITY_MANAGER
 
 from ..auth import current_actor, require_role, services
 from ..schemas import BulkMigrationSchema, CaseMigrationSchema, MigrateSchema
@@ -18,7 +19,7 @@ blp = Blueprint("migrations", __name__, url_prefix="/api", description="Migratin
 
 
 @blp.post("/cases/<case_id>/migrate")
-@require_role("quality_manager")
+@require_role(QUALITY_MANAGER)
 @blp.arguments(MigrateSchema)
 @blp.response(200, CaseMigrationSchema)
 @blp.alt_response(409, description="the case cannot move: the problem lists the reasons and the report")
@@ -35,7 +36,7 @@ def migrate_case(args, case_id):
 
 
 @blp.post("/process-definitions/<key>/versions/<int:version>/migrate")
-@require_role("quality_manager")
+@require_role(QUALITY_MANAGER)
 @blp.arguments(MigrateSchema)
 @blp.response(200, BulkMigrationSchema)
 def migrate_version(args, key, version):

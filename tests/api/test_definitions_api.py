@@ -194,6 +194,31 @@ def test_validate_reports_what_would_be_deployed_and_deploys_nothing(api):
     assert definitions(api)["two_step"]["latest_version"] == 1
 
 
+def test_validate_warns_of_an_unknown_property_with_the_near_miss(api):
+    """A misspelt property is a warning naming the element, the property and what was meant (it still deploys)."""
+    bpmn = two_step_v2()["two_step.bpmn"].replace('name="formJsonSchemaFilename"', 'name="formJsonSchemaFilename"'
+                                                  ' value="simple.json"/><spiffworkflow:property name="showform"', 1)
+    r = api.client("coordinator").post("/api/process-definitions/validate", json={"files": {"two_step.bpmn": bpmn}})
+    assert r.status_code == 200, r.get_json()
+    [warning] = [w for w in r.get_json()["warnings"] if "showform" in w["message"]]
+    assert "did you mean showForms?" in warning["message"] and warning["element_id"] and warning["line"]
+
+
+def test_the_vocabulary_is_served_for_the_studio(api):
+    """The roles and the declared properties, as the validation checks them, for every signed-in user."""
+    from engine.vocabulary import PROPERTIES, ROLES
+
+    r = api.client("applicant_a").get("/api/process-definitions/vocabulary")
+    assert r.status_code == 200, r.get_json()
+    body = r.get_json()
+    assert body["roles"] == list(ROLES) and "quality_manager" not in body["lane_roles"]
+    by_name = {p["name"]: p for p in body["properties"]}
+    assert set(by_name) == set(PROPERTIES)
+    assert by_name["calledOnly"]["elements"] == ["startEvent"] and by_name["calledOnly"]["format"] == "boolean"
+    assert by_name["signatureMeaning"]["choices"] == ["approval", "review", "authorship"]
+    assert api.app.test_client().get("/api/process-definitions/vocabulary").status_code == 401
+
+
 def test_bad_uploads_and_a_missing_note(api):
     qm = api.client(QM)
     assert_problem(qm.post("/api/process-definitions", json={"files": "nope"}), 422)

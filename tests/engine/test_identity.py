@@ -8,7 +8,8 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine.actors import ROLES, Actor
+from engine.actors import Actor
+from engine.vocabulary import ROLES
 from engine.errors import Conflict, InvalidFormData, NotFound
 from engine.identity import (
     DEMO_PASSWORD,

@@ -117,3 +117,78 @@ def test_team_properties_are_checked_at_deploy():
     assert "inspectors[0]" in errors and "not a variable name" in errors
     assert "revokesMembershipIf" in errors
     assert "team_leader'" not in errors
+
+
+def _with_properties(element_open: str, props: dict[str, str]) -> tuple[dict, str]:
+    """The two-step bundle with ``props`` added to the element whose opening tag is ``element_open``."""
+    files = two_step()
+    extra = "".join(f'<spiffworkflow:property name="{k}" value="{v}"/>' for k, v in props.items())
+    text = files["two_step.bpmn"]
+    if element_open + "<bpmn:extensionElements><spiffworkflow:properties>" in text:
+        text = text.replace(element_open + "<bpmn:extensionElements><spiffworkflow:properties>",
+                            element_open + "<bpmn:extensionElements><spiffworkflow:properties>" + extra)
+    else:
+        assert element_open in text
+        text = text.replace(element_open, element_open.replace("/>", ">") + "<bpmn:extensionElements>"
+                            "<spiffworkflow:properties>" + extra + "</spiffworkflow:properties></bpmn:extensionElements>"
+                            + ("</bpmn:startEvent>" if element_open.endswith("/>") else ""))
+    files["two_step.bpmn"] = text
+    return files, text
+
+
+def test_an_unknown_property_is_a_warning_with_the_near_miss():
+    """A misspelt property would silently switch a rule off: the warning names the element, the property and
+    what was probably meant; the bundle still deploys."""
+    files, text = _with_properties('<bpmn:userTask id="ask" name="Answer the question">',
+                                   {"showform": "simple.json", "colour": "red"})
+    lib = load_library(files)
+    assert lib.ok, [str(p) for p in lib.errors]
+    warnings = {p.message: p for p in lib.problems if p.severity == "warning" and p.element_id == "ask"}
+    near = next(p for m, p in warnings.items() if "'showform'" in m)
+    assert "user task 'Answer the question'" in near.message and "did you mean showForms?" in near.message
+    assert near.file == "two_step.bpmn" and near.line == text[:text.index('name="showform"')].count("\n") + 1
+    far = next(m for m in warnings if "'colour'" in m)
+    assert "did you mean" not in far and "no effect" in far
+
+
+def test_a_property_on_the_wrong_element_is_an_error():
+    files, _ = _with_properties('<bpmn:userTask id="ask" name="Answer the question">', {"calledOnly": "true"})
+    lib = load_library(files)
+    [error] = [p for p in lib.errors if p.element_id == "ask"]
+    assert "calledOnly" in error.message and "start event" in error.message and "user task" in error.message
+    assert error.file == "two_step.bpmn" and error.line
+
+
+@pytest.mark.parametrize("name, value, words", [
+    ("priority", "high", "is not an integer"),
+    ("signatureMeaning", "approved", "is not one of approval, review, authorship"),
+    ("shareWith", "applicant, labs", "'labs', which is not a role"),
+    ("separateFrom", "a b", "not an element id"),
+    ("formUiSchemaFilename", "ui schema", "is not a JSON file name"),
+    ("showForms", "x y", "neither a form file"),
+])
+def test_a_bad_property_value_is_an_error_quoting_it(name, value, words):
+    files, _ = _with_properties('<bpmn:userTask id="ask" name="Answer the question">', {name: value})
+    lib = load_library(files)
+    messages = [p.message for p in lib.errors if p.element_id == "ask" and p.line]
+    assert any(name in m and repr(value) in m and words in m for m in messages), messages
+
+
+def test_a_start_event_property_checked_where_it_is_read():
+    files, _ = _with_properties('<bpmn:startEvent id="start"/>', {"calledOnly": "yes"})
+    lib = load_library(files)
+    [error] = [p for p in lib.errors if p.element_id == "start"]
+    assert "calledOnly 'yes' is not true or false" in error.message
+    files, _ = _with_properties('<bpmn:startEvent id="start"/>', {"calledOnly": "true"})
+    assert load_library(files).ok
+
+
+def test_the_vocabulary_declares_every_property_the_shipped_library_uses():
+    """Every property of the shipped diagrams is declared, on an element it may sit on, with a good value:
+    the shipped library validates without a single warning."""
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    files = {p.name: p.read_text() for d in ("processes", "forms") for p in (root / d).iterdir() if p.is_file()}
+    lib = load_library(files)
+    assert lib.problems == []

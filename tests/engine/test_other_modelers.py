@@ -286,3 +286,19 @@ def test_a_timer_value_computed_at_run_time_that_does_not_parse_is_quoted(engine
     assert info.value.details["element_id"] == "lapse"
     assert info.value.message.startswith("timer 'Deadline': the expression str(business_key) + \" days\" gave "
                                          "'LAB-7 days': it is not an ISO 8601 date or duration")
+
+
+def test_camunda_properties_are_named_as_not_read():
+    """Camunda Modeler's properties panel writes camunda:properties, which the engine never reads: a form named
+    there would silently do nothing, so each is a warning saying what to write instead."""
+    task = ('<bpmn:task id="Activity_1" name="Review"><bpmn:extensionElements><camunda:properties>'
+            '<camunda:property name="formJsonSchemaFilename" value="review.json"/>'
+            '<camunda:property name="colour" value="red"/>'
+            '</camunda:properties></bpmn:extensionElements></bpmn:task>')
+    text = camunda(task)
+    lib = problems({"review.bpmn": text})
+    warnings = [p for p in lib.problems if p.severity == "warning" and "Camunda property" in p.message]
+    assert [(w.element_id, w.file) for w in warnings] == [("Activity_1", "review.bpmn")] * 2
+    assert "write it as spiffworkflow:property formJsonSchemaFilename" in warnings[0].message
+    assert "'colour'" in warnings[1].message and "no effect" in warnings[1].message
+    assert warnings[0].line == text[:text.index('name="formJsonSchemaFilename"')].count("\n") + 1

@@ -272,6 +272,32 @@ def test_panel_writes_the_properties_the_engine_reads(qm, shipped_site):
     qm.assert_no_errors()
 
 
+def test_panel_offers_the_properties_the_server_declares(qm, shipped_site):
+    """The panel's list comes from the server's vocabulary: a start event offers calledOnly and caseTeam (no section
+    of the panel draws them), a user task offers the rest of what the engine reads on it (showForms, caseTeam…),
+    and the lane-role suggestions are the vocabulary's lane roles."""
+    page = qm.page
+    qm.goto("/studio/accreditation/versions/1")
+    expect(page.locator("#editor[data-ready=true]")).to_be_attached(timeout=20_000)
+    expect(page.locator("#studio-roles option")).to_have_count(4)
+    _select(page, "compliance_application")
+    for name in ("showForms", "caseTeam", "staffOnlyVariables", "revokesMembershipIf", "shareVariables"):
+        expect(page.locator(f"#prop-{name}")).to_be_visible()
+    expect(page.locator("#prop-calledOnly")).to_have_count(0)  # read only on start events
+    expect(page.locator("#prop-formJsonSchemaFilename")).to_have_count(1)  # drawn once, in its own section
+    _set(page, "showForms", "eligibility_application.json")
+    start = page.evaluate("() => window.studioModeler.get('elementRegistry')"
+                          ".filter(e => e.type === 'bpmn:StartEvent')[0].id")
+    _select(page, start)
+    expect(page.locator("#prop-calledOnly")).to_be_visible()
+    expect(page.locator("#prop-showForms")).to_have_count(0)
+    xml = page.evaluate("async () => (await window.studioModeler.saveXML({format: true})).xml")
+    found = _extensions(xml)
+    task = {(t, a.get("name")): a.get("value", text) for t, a, text in found["compliance_application"]}
+    assert task[("property", "showForms")] == "eligibility_application.json"
+    qm.assert_no_errors()
+
+
 def test_modelling_hints_point_at_an_unreachable_unnamed_task(qm, shipped_site):
     """A task dropped on the canvas and left unconnected: the engine accepts it, the studio hints at it."""
     page = qm.page

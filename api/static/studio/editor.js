@@ -11,6 +11,7 @@
   const me = await Studio.user();
   const manager = me.roles.includes('quality_manager');
   const {detail, files} = await Studio.loadVersion(key, version);
+  const vocabulary = await api('GET', '/api/process-definitions/vocabulary');  // the roles and properties
   const original = {...files};
   const $ = (id) => document.getElementById(id);
 
@@ -21,8 +22,8 @@
   const modeler = new BpmnJS({container: $('canvas'), moddleExtensions: {spiffworkflow: StudioSpiffModdle}});
   window.studioModeler = modeler;  // for the browser tests and the console
   const panelBody = $('panel-body');
-  panelBody.after(...StudioPanel.datalists());
-  new StudioPanel.Panel(modeler, panelBody, () => files);
+  panelBody.after(...StudioPanel.datalists(vocabulary));
+  new StudioPanel.Panel(modeler, panelBody, () => files, vocabulary);
   const dmn = new StudioDmn.DmnEditor($('dmn-canvas'), root.dataset.dmnScript);
   let current = null;
   let baseline = null;

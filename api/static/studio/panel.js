@@ -4,12 +4,13 @@
    lane name = role · user task: form, UI schema, assignee, priority, separateFrom, shareWith, signatureMeaning,
    pre/post scripts · script task: script, shareWith/shareVariables · business rule task: calledDecisionId ·
    timer: duration/date/cycle expression, scheduleKind · sequence flow: condition · message events: variable,
-   payload. */
+   payload. Any other property the engine reads on the element (the vocabulary the server declares,
+   GET /api/process-definitions/vocabulary) gets a field under "More properties", so the panel offers exactly what
+   validation accepts; the roles and signature meanings come from the same vocabulary. */
 'use strict';
 
 const StudioPanel = (() => {
   const {el} = Accredit;
-  const ROLES = ['applicant', 'coordinator', 'inspector', 'committee'];
   const TIMER_KINDS = [['timeDuration', 'Duration (e.g. "P30D")'], ['timeDate', 'Date (ISO 8601 with offset)'],
     ['timeCycle', 'Cycle (e.g. "R3/P1M")']];
   const SCHEDULE_KINDS = ['surveillance_audit', 'annual_report', 'renewal', 'expiry'];
@@ -17,9 +18,11 @@ const StudioPanel = (() => {
   function is(bo, type) { return bo && typeof bo.$instanceOf === 'function' && bo.$instanceOf(type); }
 
   class Panel {
-    /** modeler: a BpmnJS modeler; root: the panel's container; bundle(): {name: text} (forms for the pickers). */
-    constructor(modeler, root, bundle) {
+    /** modeler: a BpmnJS modeler; root: the panel's container; bundle(): {name: text} (forms for the pickers);
+        vocabulary: the server's roles and properties ({roles, lane_roles, properties: [{name, elements, …}]}). */
+    constructor(modeler, root, bundle, vocabulary) {
       this.modeler = modeler;
+      this.vocabulary = vocabulary;
       this.root = root;
       this.bundle = bundle;
       this.modeling = modeler.get('modeling');
@@ -64,6 +67,25 @@ const StudioPanel = (() => {
       const message = (bo.eventDefinitions || []).find((d) => is(d, 'bpmn:MessageEventDefinition'));
       if (message) this.message(element, message);
       if (is(bo, 'bpmn:SequenceFlow') && bo.sourceRef && is(bo.sourceRef, 'bpmn:Gateway')) this.condition(element);
+      this.more(element);
+    }
+
+    /** Every declared property the engine reads on this kind of element that no section above shows. */
+    more(element) {
+      const tag = element.businessObject.$type.replace(/^bpmn:/, '');
+      const type = tag.charAt(0).toLowerCase() + tag.slice(1);
+      const shown = new Set([...this.root.querySelectorAll('[data-prop]')].map((c) => c.dataset.prop));
+      const rest = this.vocabulary.properties.filter((p) => p.elements.includes(type) && !shown.has(p.name));
+      if (!rest.length) return;
+      this.root.append(this.heading('More properties'), ...rest.map((p) => (p.choices
+        ? this.choice(p.name, this.prop(element, p.name), ['', ...p.choices], (v) => this.setProp(element, p.name, v),
+          p.name, p.description)
+        : this.propText(element, p.name, `${p.name} (${p.format_text})`, p.description))));
+    }
+
+    meanings() {
+      const declared = this.vocabulary.properties.find((p) => p.name === 'signatureMeaning');
+      return declared ? declared.choices : [];
     }
 
     // -- sections -----------------------------------------------------------------------------------------
@@ -76,7 +98,7 @@ const StudioPanel = (() => {
           (v) => this.setProp(element, 'formJsonSchemaFilename', v), 'formJsonSchemaFilename'),
         this.choice('UI schema (layout)', this.prop(element, 'formUiSchemaFilename'), ['', ...uis],
           (v) => this.setProp(element, 'formUiSchemaFilename', v), 'formUiSchemaFilename'),
-        this.choice('Signature meaning', this.prop(element, 'signatureMeaning'), ['', 'approval', 'review', 'authorship'],
+        this.choice('Signature meaning', this.prop(element, 'signatureMeaning'), ['', ...this.meanings()],
           (v) => this.setProp(element, 'signatureMeaning', v), 'signatureMeaning',
           'Completing the task is an electronic signature with this meaning.'),
         this.heading('Who does it'),
@@ -244,9 +266,9 @@ const StudioPanel = (() => {
     }
   }
 
-  /** The <datalist>s the pickers suggest from (roles, schedule kinds). */
-  function datalists() {
-    return [el('datalist', {id: 'studio-roles'}, ROLES.map((r) => el('option', {value: r}))),
+  /** The <datalist>s the pickers suggest from (the lane roles of the vocabulary, schedule kinds). */
+  function datalists(vocabulary) {
+    return [el('datalist', {id: 'studio-roles'}, vocabulary.lane_roles.map((r) => el('option', {value: r}))),
       el('datalist', {id: 'studio-schedule-kinds'}, SCHEDULE_KINDS.map((r) => el('option', {value: r})))];
   }
 
