@@ -10,11 +10,11 @@ import sqlalchemy as sa
 from flask import Flask
 from flask_smorest import Api
 
-from engine.attachments import DEFAULT_CASE_QUOTA, DEFAULT_MAX_UPLOAD
-from engine.db import Database, database_url
-from engine.identity import Identity
-from engine.services import Engine
-from engine.workspace import Workspace
+from engine.cases.attachments import DEFAULT_CASE_QUOTA, DEFAULT_MAX_UPLOAD
+from engine.storage.db import Database, database_url
+from engine.users.identity import Identity
+from engine.cases.services import Engine
+from engine.cases.workspace import Workspace
 
 from .problems import register_error_handlers
 
@@ -65,7 +65,7 @@ class UnsafeConfiguration(RuntimeError):
 def _lifetimes(config):
     from datetime import timedelta
 
-    from engine.credentials import Lifetimes
+    from engine.users.credentials import Lifetimes
 
     return Lifetimes(session_idle=timedelta(minutes=config["SESSION_IDLE_MINUTES"]),
                      session_absolute=timedelta(hours=config["SESSION_MAX_HOURS"]),

@@ -5,7 +5,7 @@ cross-site request check for cookie-authenticated writes.
 Browser sessions are created by ``POST /api/session`` (username + password): the signed cookie carries only
 the session's random secret (never an API token), and the server refuses it after ``SESSION_IDLE_MINUTES``
 without a request (Part 11 inactivity logout) or ``SESSION_MAX_HOURS`` after sign-in, at sign-out, and once
-the account is deactivated. The checks live in engine/credentials.py; this module only reads the request.
+the account is deactivated. The checks live in engine/users/credentials.py; this module only reads the request.
 """
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from flask import current_app, g, request, session
 
 from engine.actors import Actor
 from engine.errors import EngineError, Forbidden
-from engine.identity import SessionEnded
+from engine.users.identity import SessionEnded
 
 
 class Unauthenticated(EngineError):

@@ -7,7 +7,7 @@ import sys
 import click
 
 from engine.config import forms_dir, processes_dir
-from engine.db import Database, database_url
+from engine.storage.db import Database, database_url
 
 from .cli_errors import SentenceGroup, explain
 
@@ -96,7 +96,7 @@ def scheduler_command(resync):
 
     from engine import health
     from engine.scheduler import TimerScheduler
-    from engine.services import Engine
+    from engine.cases.services import Engine
 
     stop = threading.Event()  # handlers first: the catch-up at start may take a while
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
@@ -140,8 +140,8 @@ def _library_args(f):
 @_library_args
 def processes_validate(directory, forms):
     """Validate a process library; report every error with file, element and line."""
-    from engine.bundles import read_directories
-    from engine.library import load_library
+    from engine.definitions.bundles import read_directories
+    from engine.definitions.library import load_library
 
     lib = load_library(read_directories(directory or processes_dir(), forms or forms_dir()))
     for p in lib.problems:
@@ -163,9 +163,9 @@ def processes_deploy(directory, forms, deployed_by, note, force):
     quality manager deployed since is never replaced without --force."""
     import getpass
 
-    from engine.deployment import BundleInvalid, Deployment
-    from engine.services import Engine
-    from engine.shipped import deploy_library
+    from engine.cases.deployment import BundleInvalid, Deployment
+    from engine.cases.services import Engine
+    from engine.cases.shipped import deploy_library
 
     database = Database(database_url())
     database.migrate()
@@ -196,7 +196,7 @@ def _problem_line(p: dict) -> str:
 
 
 def _identity():
-    from engine.identity import Identity
+    from engine.users.identity import Identity
 
     database = Database(database_url())
     database.migrate()
@@ -207,7 +207,7 @@ def _identity():
 def demo():
     """Create demo organisations and one user per role, and mark the database as a demo installation (it then
     serves without ACCREDIT_SECRET_KEY). For trying accredit locally; never on a production database."""
-    from engine.identity import create_demo
+    from engine.users.identity import create_demo
 
     rows = create_demo(_identity())
     click.echo("demo users (username / password / roles):")
@@ -347,7 +347,7 @@ def _case_id(database, case: str) -> str:
     """A case id, or a business key naming exactly one case."""
     import sqlalchemy as sa
 
-    from engine.models import Case
+    from engine.storage.models import Case
 
     with database.read() as s:
         if s.get(Case, case) is not None:
@@ -367,7 +367,7 @@ def _case_id(database, case: str) -> str:
 def audit_verify(case, anchor, as_json):
     """Recompute the hash chain of CASE (id or business key), or of every case and the system events.
     Exit status 1 when a chain is broken."""
-    from engine.audit import verify_all, verify_chain
+    from engine.reports.audit import verify_all, verify_chain
 
     database = Database(database_url())
     if anchor is not None:
@@ -402,7 +402,7 @@ def audit_verify(case, anchor, as_json):
 def audit_keygen(path):
     """Make the key that signs the audit chains' checkpoints. Keep it outside the database (and its
     backups); point ACCREDIT_AUDIT_KEY_FILE at it for the server, the scheduler and this command."""
-    from engine.checkpoints import generate_key_file
+    from engine.records.checkpoints import generate_key_file
 
     try:
         written = generate_key_file(path)
@@ -421,9 +421,9 @@ def audit_checkpoint(resign):
     """Sign the heads of intact chains that have no checkpoint yet (events written before a key was set)."""
     import sqlalchemy as sa
 
-    from engine import checkpoints
-    from engine.audit import verify_chain
-    from engine.models import Case
+    from engine.records import checkpoints
+    from engine.reports.audit import verify_chain
+    from engine.storage.models import Case
 
     key = checkpoints.load_key()
     if key is None:
@@ -458,7 +458,7 @@ def audit_checkpoint(resign):
               help="file to write (default: the suggested file name in the current directory)")
 def audit_export(case, fmt, output):
     """Export a case's history (CSV, JSON) or its human-readable record (PDF)."""
-    from engine.audit import Audit
+    from engine.reports.audit import Audit
 
     database = Database(database_url())
     case_id = _case_id(database, case)
@@ -480,7 +480,7 @@ def timers():
 @timers.command("fire")
 def timers_fire():
     """Fire every timer that is due now (one transaction per case)."""
-    from engine.services import Engine
+    from engine.cases.services import Engine
 
     database = Database(database_url())
     advanced = Engine(database).fire_due_timers()

@@ -9,7 +9,7 @@ import os
 import click
 import sqlalchemy as sa
 
-from engine.db import database_url
+from engine.storage.db import database_url
 from engine.errors import EngineError
 
 

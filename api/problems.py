@@ -14,7 +14,7 @@ from engine.errors import (
     ProcessError,
     TooLarge,
 )
-from engine.identity import AuthenticationFailed, TooManyAttempts
+from engine.users.identity import AuthenticationFailed, TooManyAttempts
 
 from .auth import Unauthenticated
 

@@ -13,7 +13,7 @@ Also prints the serialized state size and the deserialize / serialize time of ea
     python bench/case_age.py [--prior 1000] [--samples 30] [--before 400]
 
 ``--before N`` also runs the loop with pruning switched off (the state as SpiffWorkflow keeps it) to N
-prior steps, for comparison; beyond ~500 it would stall without engine/stepping.py.
+prior steps, for comparison; beyond ~500 it would stall without engine/workflow/stepping.py.
 """
 from __future__ import annotations
 
@@ -32,11 +32,11 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 
 import sqlalchemy as sa  # noqa: E402
 
-from engine import pruning  # noqa: E402
+from engine.workflow import pruning  # noqa: E402
 from engine.actors import Actor  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.models import Case  # noqa: E402
-from engine.services import Engine  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.storage.models import Case  # noqa: E402
+from engine.cases.services import Engine  # noqa: E402
 from tests.engine.bpmn_builder import user_loop  # noqa: E402
 
 ALICE = Actor("alice", {"applicant"}, "lab-a")

@@ -32,7 +32,7 @@ import sqlalchemy as sa  # noqa: E402
 from flask import Flask  # noqa: E402
 
 from api.app import create_app  # noqa: E402
-from engine.db import Database  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from scenarios.forms_data import form  # noqa: E402
@@ -70,9 +70,9 @@ def main(n: int = 200, postgres: str | None = None) -> None:
     database = Database(url)
     database.migrate()
     from engine.config import forms_dir, processes_dir
-    from engine.deployment import Deployment
-    from engine.services import Engine
-    from engine.shipped import deploy_shipped
+    from engine.cases.deployment import Deployment
+    from engine.cases.services import Engine
+    from engine.cases.shipped import deploy_shipped
 
     deploy_shipped(Deployment(Engine(database)), processes_dir(), forms_dir())
     database.dispose()
@@ -108,7 +108,7 @@ def main(n: int = 200, postgres: str | None = None) -> None:
     hc = hello.test_client()
     hello_ms = _cpu_ms(lambda i: hc.get("/"), n)
 
-    from engine.models import Organisation, utcnow
+    from engine.storage.models import Organisation, utcnow
 
     def orm_commit(i):
         with svc.db.write() as s:

@@ -37,7 +37,7 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 import sqlalchemy as sa  # noqa: E402
 
 from engine.actors import Actor  # noqa: E402
-from engine.db import Database  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
 from tests.scenarios.forms_data import form  # noqa: E402
 from tests.servers import Server, free_port, request, server_env, wait_for  # noqa: E402
 
@@ -48,10 +48,10 @@ ALICE = Actor("alice", {"applicant"}, "lab-a", "Alice")
 
 def _prepare(url: str, cases: int) -> tuple[str, list[str]]:
     from engine.config import forms_dir, processes_dir
-    from engine.deployment import Deployment
-    from engine.identity import Identity
-    from engine.services import Engine
-    from engine.shipped import deploy_shipped
+    from engine.cases.deployment import Deployment
+    from engine.users.identity import Identity
+    from engine.cases.services import Engine
+    from engine.cases.shipped import deploy_shipped
 
     db = Database(url)
     db.migrate()
@@ -129,7 +129,7 @@ def _hello_server(directory: Path, workers: int):
 
 
 def _orm_commits_per_second(url: str, n: int = 300) -> float:
-    from engine.models import Organisation, utcnow
+    from engine.storage.models import Organisation, utcnow
 
     db = Database(url)
     prefix = uuid.uuid4().hex[:8]

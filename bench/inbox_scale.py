@@ -26,12 +26,12 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 import sqlalchemy as sa  # noqa: E402
 
 from engine.actors import Actor  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.models import NO_DUE_DATE, Case, HumanTask  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.storage.models import NO_DUE_DATE, Case, HumanTask  # noqa: E402
 
 
 def seed(db: Database, n: int) -> None:
-    from engine.models import ProcessDefinition
+    from engine.storage.models import ProcessDefinition
 
     now = datetime.now(timezone.utc)
     with db.write() as s:
@@ -63,9 +63,9 @@ def seed(db: Database, n: int) -> None:
 
 
 def main(n: int = 100_000, repeats: int = 60) -> None:
-    from engine.identity import Identity
-    from engine.services import Engine
-    from engine.workspace import Workspace
+    from engine.users.identity import Identity
+    from engine.cases.services import Engine
+    from engine.cases.workspace import Workspace
 
     tmp = Path(tempfile.mkdtemp(prefix="accredit-inbox-"))
     db = Database(f"sqlite:///{tmp / 'inbox.sqlite'}")
@@ -105,8 +105,8 @@ def main(n: int = 100_000, repeats: int = 60) -> None:
         med, p = p95(fn)
         print(f"{label:33}: median {med:6.2f} ms, p95 {p:6.2f} ms  ({p / base[1]:.0f}x baseline p95)")
     with db.read() as s:
-        from engine.access import actionable_tasks
-        from engine.inbox import SORTS
+        from engine.users.access import actionable_tasks
+        from engine.cases.inbox import SORTS
 
         stmt = (sa.select(HumanTask).where(HumanTask.status == "ready", actionable_tasks(carol))
                 .order_by(*SORTS["due"], HumanTask.id).limit(20))

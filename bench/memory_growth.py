@@ -28,7 +28,7 @@ sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 
 from api.app import create_app  # noqa: E402
-from engine.db import Database  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from scenarios.forms_data import form  # noqa: E402
@@ -37,9 +37,9 @@ from scenarios.forms_data import form  # noqa: E402
 def shipped_files() -> dict[str, str]:
     """The shipped library's files (``processes/`` + ``forms/``), read as the scenario tests read them."""
     try:
-        from engine.bundles import read_directories  # where the reader lives once the library is split
+        from engine.definitions.bundles import read_directories  # where the reader lives once the library is split
     except ImportError:
-        from engine.library import read_directories
+        from engine.definitions.library import read_directories
     return read_directories(ROOT / "processes", ROOT / "forms")
 
 
@@ -64,7 +64,7 @@ def main() -> None:
     url = f"sqlite:///{tmp / 'bench.sqlite'}"
     database = Database(url)
     database.migrate()
-    from engine.services import Engine
+    from engine.cases.services import Engine
 
     Engine(database).deploy(shipped_files(), deployed_by="system")
     database.dispose()

@@ -23,7 +23,7 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 
 from SpiffWorkflow.bpmn.script_engine import PythonScriptEngine, TaskDataEnvironment  # noqa: E402
 
-from engine.bundles import read_directories  # noqa: E402
+from engine.definitions.bundles import read_directories  # noqa: E402
 from engine.sandbox import IsolatedEnvironment, RestrictedEnvironment  # noqa: E402
 from engine.sandbox.pool import WorkerPool  # noqa: E402
 
@@ -78,11 +78,11 @@ def per_completion():
     import time_machine
 
     from engine.actors import Actor  # noqa: F401
-    from engine.db import Database
-    from engine.identity import Identity
+    from engine.storage.db import Database
+    from engine.users.identity import Identity
     from engine.sandbox.pool import default_pool
-    from engine.services import Engine
-    from engine.workspace import Workspace
+    from engine.cases.services import Engine
+    from engine.cases.workspace import Workspace
     from tests.scenarios.harness import PEOPLE, T0, Driver
     from tests.scenarios.test_accreditation import awarded
 

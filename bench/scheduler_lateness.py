@@ -24,10 +24,10 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 
 from engine.actors import Actor  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.models import Event, Timer  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.storage.models import Event, Timer  # noqa: E402
 from engine.scheduler import TimerScheduler  # noqa: E402
-from engine.services import Engine  # noqa: E402
+from engine.cases.services import Engine  # noqa: E402
 from tests.engine.bpmn_builder import flow, process  # noqa: E402
 
 

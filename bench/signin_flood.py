@@ -23,8 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.pop("ACCREDIT_PASSWORD_HASH", None)  # production argon2 parameters
 
-from engine.db import Database  # noqa: E402
-from engine.identity import AuthenticationFailed, Identity, TooManyAttempts  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.users.identity import AuthenticationFailed, Identity, TooManyAttempts  # noqa: E402
 
 
 def timed(samples: int, ident: Identity, token: str, tag: str) -> tuple[float, float]:
@@ -51,7 +51,7 @@ def main(flood: int = 4, samples: int = 40) -> None:
         base_w, base_r = timed(samples, ident, token, "base")
 
         attempts = [0]
-        from engine import identity as identity_module
+        from engine.users import identity as identity_module
 
         def sign_in(i: int, n: int) -> None:
             try:

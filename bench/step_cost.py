@@ -2,7 +2,7 @@
 
 1. A user task in a loop, completed K times: time of one complete_task (load + checks + run + save +
    indexes + history, one transaction) at several ages, as a ratio to the fresh case measured in the same run.
-   SpiffWorkflow keeps every iteration in the task tree; engine/pruning.py drops the finished past before
+   SpiffWorkflow keeps every iteration in the task tree; engine/workflow/pruning.py drops the finished past before
    each save, so this stays flat (bench/case_age.py measures it at 1,000 prior steps). The shipped library
    still keeps cases bounded (audits, annual reports and renewals are linked cases, not loops).
 2. The shipped accreditation case: serialized state size and step time at award and after a full
@@ -27,10 +27,10 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 import sqlalchemy as sa  # noqa: E402
 
 from engine.actors import Actor  # noqa: E402
-from engine.bundles import read_directories  # noqa: E402
-from engine.db import Database  # noqa: E402
-from engine.models import Case  # noqa: E402
-from engine.services import Engine  # noqa: E402
+from engine.definitions.bundles import read_directories  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.storage.models import Case  # noqa: E402
+from engine.cases.services import Engine  # noqa: E402
 from tests.engine.bpmn_builder import SIMPLE_FORM, flow, process, user_task  # noqa: E402
 
 
@@ -81,8 +81,8 @@ def loop_ages(ages=(1, 50, 100, 200, 300)):
 def accreditation_cycle():
     import time_machine
 
-    from engine.identity import Identity
-    from engine.workspace import Workspace
+    from engine.users.identity import Identity
+    from engine.cases.workspace import Workspace
     from tests.scenarios.harness import PEOPLE, T0, Driver
     from tests.scenarios.test_accreditation import awarded
 

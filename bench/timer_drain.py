@@ -37,9 +37,9 @@ sys.path.insert(0, str(ROOT))
 import sqlalchemy as sa  # noqa: E402
 import time_machine  # noqa: E402
 
-from engine.db import Database  # noqa: E402
-from engine.models import Base, Case, Event, Organisation, Timer, utcnow  # noqa: E402
-from engine.services import Engine  # noqa: E402
+from engine.storage.db import Database  # noqa: E402
+from engine.storage.models import Base, Case, Event, Organisation, Timer, utcnow  # noqa: E402
+from engine.cases.services import Engine  # noqa: E402
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
 
@@ -47,9 +47,9 @@ UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}
 def shipped_files() -> dict[str, str]:
     """The shipped library's files (``processes/`` + ``forms/``), read as the scenario tests read them."""
     try:
-        from engine.bundles import read_directories  # where the reader lives once the library is split
+        from engine.definitions.bundles import read_directories  # where the reader lives once the library is split
     except ImportError:
-        from engine.library import read_directories
+        from engine.definitions.library import read_directories
     return read_directories(ROOT / "processes", ROOT / "forms")
 
 
@@ -67,8 +67,8 @@ def deadline_template(engine: Engine, tmp: Path) -> str:
 
 
 def shipped_template(engine: Engine, tmp: Path) -> str:
-    from engine.identity import Identity
-    from engine.workspace import Workspace
+    from engine.users.identity import Identity
+    from engine.cases.workspace import Workspace
     from tests.scenarios.harness import PEOPLE, Driver
     from tests.scenarios.test_accreditation import awarded
 

@@ -15,8 +15,8 @@ from datetime import datetime, timedelta, timezone
 
 import sqlalchemy as sa
 
-from .db import Database
-from .models import Setting
+from .storage.db import Database
+from .storage.models import Setting
 
 HEARTBEAT_SECONDS = 15
 STALE_AFTER = timedelta(seconds=4 * HEARTBEAT_SECONDS)

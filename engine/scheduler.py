@@ -22,8 +22,8 @@ from apscheduler.jobstores.memory import MemoryJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 
 from . import health
-from .models import utcnow
-from .services import Engine
+from .storage.models import utcnow
+from .cases.services import Engine
 
 log = logging.getLogger(__name__)
 JOB_ID = "accredit-timers"
@@ -84,7 +84,7 @@ class TimerScheduler:
         created by the API is as exact as one created here; the resync interval is only a safety net."""
         import psycopg
 
-        from .operation import TIMERS_CHANNEL
+        from .cases.operation import TIMERS_CHANNEL
 
         url = self.engine.db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
         while not self._stopping.is_set():

@@ -1,6 +1,6 @@
 """The words the diagrams and the engine share: the roles, and the diagram properties the engine reads.
 
-Everything that reads or checks them uses this one declaration: validation (:mod:`engine.validation_properties`
+Everything that reads or checks them uses this one declaration: validation (:mod:`engine.definitions.validation_properties`
 checks every ``spiffworkflow:property`` of every element against :data:`PROPERTIES`), the engine's readers (the
 constants below, never a string literal), access (the role sets), the API's schemas (``OneOf(ROLES)``), the
 studio's properties panel (``GET /api/definitions/vocabulary``) and the docs test (docs/process-conventions.md

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from api.app import create_app
 from engine.bootstrap import prepare
-from engine.db import Database
+from engine.storage.db import Database
 
 
 def make_app(config: dict):

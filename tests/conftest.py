@@ -5,15 +5,15 @@ import os
 import uuid
 from pathlib import Path
 
-# Hundreds of users are created below: a cheap argon2 setting for tests only (engine/identity.py).
+# Hundreds of users are created below: a cheap argon2 setting for tests only (engine/users/identity.py).
 os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 
 import pytest
 import sqlalchemy as sa
 
 from engine.actors import Actor
-from engine.db import Database
-from engine.services import Engine
+from engine.storage.db import Database
+from engine.cases.services import Engine
 
 ROOT = Path(__file__).resolve().parent.parent
 PROCESSES = Path(os.environ.get("ACCREDIT_TEST_PROCESSES", ROOT / "processes"))

@@ -48,7 +48,7 @@ def test_the_persistence_table_names_every_table_the_migrations_create(tmp_path)
     """The tables of docs/architecture.md's Persistence section are the tables the Alembic chain creates."""
     import sqlalchemy as sa
 
-    from engine.db import Database
+    from engine.storage.db import Database
 
     database = Database(f"sqlite:///{tmp_path / 'schema.sqlite'}")
     try:

@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from api.cli import main
-from engine.db import Database
+from engine.storage.db import Database
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -133,7 +133,7 @@ def test_every_command_answers_a_file_that_is_not_a_database_in_one_line(tmp_pat
 def test_a_read_only_database_is_one_sentence(migrated, args, tmp_path, monkeypatch):
     """A migrated database the process may not write (opened read-only: root ignores file modes). The scheduler
     used to start and log a traceback at every heartbeat; now it refuses to start."""
-    monkeypatch.chdir(tmp_path)  # engine.db makes the parent folders of a SQLite path: 'file:…' reads as relative
+    monkeypatch.chdir(tmp_path)  # engine.storage.db makes the parent folders of a SQLite path: 'file:…' reads as relative
     path = migrated.removeprefix("sqlite:///")
     line = sentence(run(args, f"sqlite:///file:{path}?mode=ro&uri=true", ACCREDIT_SECRET_KEY="k" * 40,
                         ACCREDIT_DEPLOY_SHIPPED="0"))

@@ -11,10 +11,10 @@ import sqlalchemy as sa
 
 from engine.actors import Actor
 from engine.bootstrap import prepare
-from engine.db import Database
-from engine.deployment import Deployment
-from engine.models import Event, ProcessDefinition
-from engine.services import Engine
+from engine.storage.db import Database
+from engine.cases.deployment import Deployment
+from engine.storage.models import Event, ProcessDefinition
+from engine.cases.services import Engine
 
 from .engine.bpmn_builder import two_step
 from .engine.test_deployment import _library_dir, two_step_v2

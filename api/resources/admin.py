@@ -1,10 +1,10 @@
 """Administration API (admin role): users, organisations, and each user's API tokens. Every route is one
-engine call (engine/admin.py), which checks the role and records the change in the system history."""
+engine call (engine/users/admin.py), which checks the role and records the change in the system history."""
 from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.admin import Administration
+from engine.users.admin import Administration
 
 from ..auth import current_actor, services
 from ..schemas_admin import (OrganisationSchema, TokenInfoSchema, UserCreateSchema, UserQuerySchema, UserSchema,

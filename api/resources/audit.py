@@ -9,7 +9,7 @@ from urllib.parse import quote, urlencode
 from flask import Response, request
 from flask_smorest import Blueprint
 
-from engine.audit import Audit
+from engine.reports.audit import Audit
 
 from ..auth import current_actor, services
 from ..schemas import (

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.audit_console import AuditConsole, parse_anchor
-from engine.metrics import StepMetrics
+from engine.reports.audit_console import AuditConsole, parse_anchor
+from engine.reports.metrics import StepMetrics
 
 from ..auth import current_actor, services
 from ..schemas_audit import (

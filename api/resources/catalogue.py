@@ -1,9 +1,9 @@
-"""What the caller may start or send, read from the diagrams (engine/catalogue.py)."""
+"""What the caller may start or send, read from the diagrams (engine/definitions/catalogue.py)."""
 from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.catalogue import startable
+from engine.definitions.catalogue import startable
 
 from ..auth import current_actor, services
 from ..schemas_web import CatalogueSchema

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.context import decision_context
+from engine.definitions.context import decision_context
 
 from ..auth import current_actor, services
 from ..schemas_web import ContextSectionSchema

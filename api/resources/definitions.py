@@ -1,6 +1,6 @@
 """Process definitions: immutable versions, validation, deployment, downloads and differences.
 
-Reading is open to every signed-in user; deploying is for quality managers (``engine.deployment``). An upload
+Reading is open to every signed-in user; deploying is for quality managers (``engine.cases.deployment``). An upload
 is ``multipart/form-data`` with one or more files in the field ``files`` (``.bpmn``, ``.dmn``, ``.json``, or a
 ``.zip`` of them, e.g. a downloaded version) and a change ``note``; a JSON body ``{"files": {name: text},
 "note": …}`` is accepted too. Files not in the upload are taken from the latest deployed versions.
@@ -10,8 +10,8 @@ from __future__ import annotations
 from flask import Response, current_app, request
 from flask_smorest import Blueprint
 
-from engine.bundles import bundle_from_uploads, media_type
-from engine.deployment import Deployment
+from engine.definitions.bundles import bundle_from_uploads, media_type
+from engine.cases.deployment import Deployment
 from engine.errors import InvalidFormData
 from engine.vocabulary import QUALITY_MANAGER, vocabulary
 

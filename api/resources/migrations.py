@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.migration import Migration
+from engine.cases.migration import Migration
 from engine.errors import Conflict
 from engine.vocabulary import QUALITY_MANAGER
 

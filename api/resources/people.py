@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from flask_smorest import Blueprint
 
-from engine.people import users_with_role
+from engine.users.people import users_with_role
 
 from ..auth import current_actor, services
 from ..schemas_web import PeopleQuery, PersonSchema

@@ -62,7 +62,7 @@ def create_token(args):
 @blp.response(200, TokenInfoSchema(many=True))
 def list_tokens():
     """Your API tokens (never their secrets): name, created, expires, last used (to 15 minutes), status."""
-    from engine.admin import Administration
+    from engine.users.admin import Administration
 
     actor = current_actor()
     return Administration(services().identity).tokens(actor, actor.username)
@@ -72,7 +72,7 @@ def list_tokens():
 @blp.response(200, TokenInfoSchema)
 def revoke_token(token_id):
     """Revoke one of your API tokens: it is refused from the next request on."""
-    from engine.admin import Administration
+    from engine.users.admin import Administration
 
     actor = current_actor()
     return Administration(services().identity).revoke_token(actor, actor.username, token_id)

@@ -1,8 +1,8 @@
-"""Alembic environment. Used programmatically (engine.db.upgrade) and by `alembic -c …` alike."""
+"""Alembic environment. Used programmatically (engine.storage.db.upgrade) and by `alembic -c …` alike."""
 from alembic import context
 from sqlalchemy import engine_from_config, pool
 
-from engine.models import Base
+from engine.storage.models import Base
 
 config = context.config
 target_metadata = Base.metadata

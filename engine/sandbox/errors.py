@@ -1,6 +1,6 @@
 """What diagram code can fail with, as seen by the engine.
 
-The engine (``engine/operation.py``) walks an exception's cause chain for :class:`SandboxViolation` and
+The engine (``engine/cases/operation.py``) walks an exception's cause chain for :class:`SandboxViolation` and
 :class:`ScriptTimeout` and reports the class name as the problem's ``sandbox`` detail; the subclasses below
 keep those two families so callers need not know every kind.
 """

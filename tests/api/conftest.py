@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.apps import make_app
-from engine.models import Event
+from engine.storage.models import Event
 
 from ..engine.bpmn_builder import SIMPLE_FORM, flow, process, user_task, two_step
 from ..engine.test_messages_timers import linked_bundle, timer_bundle
@@ -20,7 +20,7 @@ from ..engine.test_messages_timers import linked_bundle, timer_bundle
 PASSWORD = "correct-horse-battery"
 
 #: The test apps' upload limit (documents and process-definition bundles). Production's default is
-#: engine.workspace.DEFAULT_MAX_UPLOAD (25 MiB). Tests keep a smaller limit so the over-limit tests stay cheap,
+#: engine.cases.workspace.DEFAULT_MAX_UPLOAD (25 MiB). Tests keep a smaller limit so the over-limit tests stay cheap,
 #: but one with room: the studio sends a whole version (the shipped renewal and accreditation bundles are
 #: ~200 kB each with their called phase processes, DMN tables and forms), and a quality manager's small edit
 #: must never fail a test by size (tests/api/test_definitions_api.py checks the headroom).

@@ -277,7 +277,7 @@ def test_openapi_documents_the_audit_endpoints(api):
 def test_engine_history_still_lists_events_with_hashes(sapi):
     case = sapi.start("applicant_a")
     with sapi.services.db.read() as s:
-        from engine.models import Event
+        from engine.storage.models import Event
 
         count = s.scalar(sa.select(sa.func.count(Event.id)).where(Event.case_id == case["id"]))
     assert len(sapi.services.engine.history(case["id"])) == count

@@ -9,7 +9,7 @@ import pytest
 import sqlalchemy as sa
 import time_machine
 
-from engine.models import Event
+from engine.storage.models import Event
 
 from ..engine.test_audit import signed_bundle, tamper
 from .conftest import assert_problem, fields_of

@@ -48,7 +48,7 @@ GLOBAL_URLS = ["/api/cases?per_page=100", "/api/tasks?per_page=100", "/api/notif
 def world(api):
     """A for-cause audit of lab-a planned with ivan on the team (iris is not), with an internal note; and a
     lab-a case that received a message from the coordinator."""
-    from engine.bundles import read_directories
+    from engine.definitions.bundles import read_directories
 
     api.services.engine.deploy(read_directories(PROCESSES, FORMS), deployed_by="tests")
     from engine.actors import Actor
@@ -117,11 +117,11 @@ def test_staff_still_read_every_secret(api, world, who):
 
 def test_unknown_event_types_and_keys_are_dropped_for_non_staff(api):
     """The allow-list, not a deny-list: a kind of event the redactor does not know shows no data."""
-    from engine.redaction import Redactor
+    from engine.users.redaction import Redactor
 
     case = api.start("applicant_a", "two_step")
     with api.services.db.read() as s:
-        from engine.models import Case
+        from engine.storage.models import Case
 
         definition = s.get(Case, case["id"]).definition
         alice = api.services.identity.actor("alice")
@@ -138,9 +138,9 @@ def test_unknown_event_types_and_keys_are_dropped_for_non_staff(api):
 
 def test_conflict_of_interest_details_are_staff_only(api):
     """Declared staffOnlyVariables hide an inspector's declaration from the laboratory and other inspectors."""
-    from engine import redaction
-    from engine.bundles import read_directories
-    from engine.models import ProcessDefinition
+    from engine.users import redaction
+    from engine.definitions.bundles import read_directories
+    from engine.storage.models import ProcessDefinition
 
     import sqlalchemy as sa
 

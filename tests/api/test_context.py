@@ -2,8 +2,8 @@
 the case's visibility rules; and the library validator's check of the property."""
 from __future__ import annotations
 
-from engine.bundles import read_directories
-from engine.library import load_library
+from engine.definitions.bundles import read_directories
+from engine.definitions.library import load_library
 
 from ..conftest import FORMS, PROCESSES
 from ..scenarios.test_accreditation import to_committee, to_desk_review

@@ -419,7 +419,7 @@ def test_a_small_edit_to_the_largest_shipped_version_deploys_as_the_studio_sends
     """The studio sends a whole version (every file, as JSON). The largest shipped versions (renewal and
     accreditation with their called phase processes, DMN tables and forms) are ~200 kB: a quality manager's
     small edit deploys under the test apps' limit, and both limits leave the library room to grow."""
-    from engine.workspace import DEFAULT_MAX_UPLOAD
+    from engine.cases.workspace import DEFAULT_MAX_UPLOAD
 
     from .conftest import MAX_UPLOAD
 

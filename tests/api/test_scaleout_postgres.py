@@ -17,9 +17,9 @@ import sqlalchemy as sa
 import time_machine
 
 from engine.actors import Actor
-from engine.identity import Identity
-from engine.models import Event, Setting
-from engine.services import Engine
+from engine.users.identity import Identity
+from engine.storage.models import Event, Setting
+from engine.cases.services import Engine
 from tests.servers import Server, owner_of_local_port, request, server_env, wait_for
 
 from ..engine.bpmn_builder import two_step
@@ -89,8 +89,8 @@ def test_many_clients_on_one_task_one_wins_the_rest_get_a_clean_409(pg_db, tmp_p
 def _to_checklists(pg_db, tmp_path, n_cases):
     """Cases of the shipped accreditation process driven to the inspection: two checklists ready in each."""
     from engine.config import forms_dir, processes_dir
-    from engine.bundles import read_directories
-    from engine.workspace import Workspace
+    from engine.definitions.bundles import read_directories
+    from engine.cases.workspace import Workspace
 
     from ..scenarios.harness import PEOPLE, Driver
 

@@ -10,10 +10,10 @@ import pytest
 import sqlalchemy as sa
 
 from engine.actors import Actor
-from engine.db import Database
-from engine.identity import Identity
-from engine.models import Event, Setting
-from engine.services import Engine
+from engine.storage.db import Database
+from engine.users.identity import Identity
+from engine.storage.models import Event, Setting
+from engine.cases.services import Engine
 from tests.servers import Server, owner_of_peer_port, request, server_env, wait_for
 
 from ..engine.bpmn_builder import two_step

@@ -19,7 +19,7 @@ def fresh(tmp_path, monkeypatch):
     monkeypatch.setenv("DATABASE_URL", url)
     monkeypatch.setenv("ACCREDIT_ATTACHMENTS_DIR", str(tmp_path / "files"))
     monkeypatch.setenv("ACCREDIT_DEPLOY_SHIPPED", "0")
-    from engine.db import Database
+    from engine.storage.db import Database
 
     db = Database(url)  # as `accredit serve` / `db upgrade` leave it: create_app itself never migrates
     db.migrate()

@@ -9,7 +9,7 @@ import zipfile
 
 import pytest
 
-from engine.bundles import bundle_from_uploads
+from engine.definitions.bundles import bundle_from_uploads
 from engine.errors import InvalidFormData
 
 from .conftest import PDF, assert_problem, fields_of

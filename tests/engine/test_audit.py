@@ -14,14 +14,14 @@ import sqlalchemy as sa
 import time_machine
 from click.testing import CliRunner
 
-from engine import chain
-from engine.audit import Audit, verify_all, verify_chain
-from engine.db import Database, alembic_config
+from engine.records import chain
+from engine.reports.audit import Audit, verify_all, verify_chain
+from engine.storage.db import Database, alembic_config
 from engine.errors import InvalidFormData, NotFound
-from engine.identity import Identity
-from engine.models import Event
-from engine.services import Engine
-from engine.signatures import binding_digest
+from engine.users.identity import Identity
+from engine.storage.models import Event
+from engine.cases.services import Engine
+from engine.records.signatures import binding_digest
 
 from .bpmn_builder import flow, process, two_step, user_task
 
@@ -156,7 +156,7 @@ def test_the_chain_continues_across_operations_and_engines(engine, db, actors):
     case = engine.start_case("two_step", actors["applicant"], "lab-a")
     Engine(db).complete_task(case.tasks[0].id, actors["applicant"], {"answer": "no"})  # a fresh engine
     ws_identity = Identity(db)
-    from engine.workspace import Workspace
+    from engine.cases.workspace import Workspace
 
     Workspace(db, engine, ws_identity, db.url).add_comment(case.id, actors["coordinator"], "looked at it")
     assert verify_chain(db, case.id)["ok"]

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from engine.audit_pdf import render
+from engine.reports.audit_pdf import render
 
 HEADINGS = ("Case summary", "Outcomes computed by the engine", "Audit trail verification", "Electronic signatures",
             "Decisions", "Timeline")

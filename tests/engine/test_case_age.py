@@ -1,7 +1,7 @@
 """Long-lived loops: no stall at any pass, and a state that does not grow with the age of the case.
 
 SpiffWorkflow's stock stepping finds READY tasks with an iterator limited to depth 1,000; each loop pass
-adds two levels here, so before engine/stepping.py and engine/pruning.py this case silently stalled at pass
+adds two levels here, so before engine/workflow/stepping.py and engine/workflow/pruning.py this case silently stalled at pass
 ~500 (running, no ready task, no error). Sizes are asserted, never times (bench/case_age.py measures those).
 """
 from __future__ import annotations
@@ -14,8 +14,8 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 from SpiffWorkflow.util.task import TaskState
 
-from engine import stepping
-from engine.models import Case, Event
+from engine.workflow import stepping
+from engine.storage.models import Case, Event
 
 from .bpmn_builder import SIMPLE_FORM, flow, process, user_loop, user_task
 
@@ -179,9 +179,9 @@ def test_pruning_changes_nothing_anyone_sees_and_keeps_the_state_bounded(engine,
     history (every event, in order), same outcome and data. Only the state size differs."""
     pruned = _drive_rich_loop(engine, actors, 18)
 
-    from engine import pruning
-    from engine.db import Database
-    from engine.services import Engine
+    from engine.workflow import pruning
+    from engine.storage.db import Database
+    from engine.cases.services import Engine
 
     monkeypatch.setattr(pruning, "prune", lambda wf: 0)
     other = Database(f"sqlite:///{tmp_path / 'unpruned.sqlite'}")

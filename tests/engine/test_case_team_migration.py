@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import sqlalchemy as sa
 
-from engine import caseteam
-from engine.db import alembic_config
-from engine.services import Engine
+from engine.cases import caseteam
+from engine.storage.db import alembic_config
+from engine.cases.services import Engine
 
 from .bpmn_builder import flow, process, user_task
 

@@ -10,9 +10,9 @@ import sqlalchemy as sa
 from click.testing import CliRunner
 
 from api.cli import main
-from engine import chain
-from engine.models import Event
-from engine.services import Engine
+from engine.records import chain
+from engine.storage.models import Event
+from engine.cases.services import Engine
 
 from .bpmn_builder import two_step
 from .test_audit import finished_case, tamper

@@ -7,7 +7,7 @@ import threading
 import pytest
 
 from engine.errors import Conflict
-from engine.services import Engine
+from engine.cases.services import Engine
 
 from .bpmn_builder import two_step
 
@@ -101,7 +101,7 @@ def test_postgres_parallel_tasks_of_one_case_completed_at_once_keep_one_chain(pg
 
 
 def _parallel_tasks_at_once(database, actors):
-    from engine.audit import verify_chain
+    from engine.reports.audit import verify_chain
 
     engine = Engine(database)
     engine.deploy(_parallel())

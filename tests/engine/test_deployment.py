@@ -9,13 +9,13 @@ import sqlalchemy as sa
 import time_machine
 
 from engine.actors import Actor
-from engine.bundles import bundle_from_uploads, read_directories
-from engine.deployment import BundleInvalid, Deployment
+from engine.definitions.bundles import bundle_from_uploads, read_directories
+from engine.cases.deployment import BundleInvalid, Deployment
 from engine.errors import Conflict, Forbidden, InvalidFormData, NotFound
-from engine.library import load_library
-from engine.migration import Migration
-from engine.shipped import deploy_library, deploy_shipped
-from engine.models import Case, Event, HumanTask, ProcessDefinition, Timer
+from engine.definitions.library import load_library
+from engine.cases.migration import Migration
+from engine.cases.shipped import deploy_library, deploy_shipped
+from engine.storage.models import Case, Event, HumanTask, ProcessDefinition, Timer
 
 from ..conftest import FORMS, PROCESSES
 from .bpmn_builder import SIMPLE_FORM, flow, process, two_step, user_task

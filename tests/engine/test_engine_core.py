@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import Conflict, Forbidden, InvalidFormData, NotFound, ProcessError
-from engine.services import Engine
+from engine.cases.services import Engine
 
 from .bpmn_builder import two_step
 

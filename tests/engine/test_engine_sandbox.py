@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import DefinitionInvalid, ProcessError
-from engine.services import Engine
+from engine.cases.services import Engine
 
 from .bpmn_builder import two_step
 

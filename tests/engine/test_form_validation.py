@@ -6,10 +6,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from engine.db import Database
+from engine.storage.db import Database
 from engine.errors import InvalidFormData
-from engine.forms import validate_form
-from engine.identity import Identity
+from engine.definitions.forms import validate_form
+from engine.users.identity import Identity
 
 SCHEMA = {"type": "object", "required": ["lead"], "additionalProperties": False,
           "properties": {"lead": {"type": "string", "format": "user:inspector"}}}

@@ -11,7 +11,7 @@ import time_machine
 from engine.actors import Actor
 from engine.vocabulary import ROLES
 from engine.errors import Conflict, InvalidFormData, NotFound
-from engine.identity import (
+from engine.users.identity import (
     DEMO_PASSWORD,
     DEMO_USERS,
     MAX_FAILED_LOGINS,
@@ -20,7 +20,7 @@ from engine.identity import (
     TooManyAttempts,
     create_demo,
 )
-from engine.models import ApiToken, Event, User
+from engine.storage.models import ApiToken, Event, User
 
 PASSWORD = "correct-horse-battery"
 T0 = datetime(2027, 3, 1, 8, 0, tzinfo=timezone.utc)
@@ -94,7 +94,7 @@ def test_five_failures_throttle_even_the_right_password_until_the_window_passes(
 
 
 def test_a_stranger_guessing_does_not_lock_the_user_out_elsewhere_but_many_sources_do(identity, db):
-    from engine.identity import MAX_FAILED_LOGINS_ALL_SOURCES
+    from engine.users.identity import MAX_FAILED_LOGINS_ALL_SOURCES
 
     with time_machine.travel(T0, tick=False):
         for _ in range(MAX_FAILED_LOGINS):

@@ -8,12 +8,12 @@ from datetime import datetime, timedelta, timezone
 import pytest
 import sqlalchemy as sa
 
-from engine.access import actionable_tasks
+from engine.users.access import actionable_tasks
 from engine.actors import Actor
-from engine.identity import Identity
-from engine.models import Case, HumanTask, ProcessDefinition
-from engine.inbox import COUNT_CAP, SORTS
-from engine.workspace import Workspace
+from engine.users.identity import Identity
+from engine.storage.models import Case, HumanTask, ProcessDefinition
+from engine.cases.inbox import COUNT_CAP, SORTS
+from engine.cases.workspace import Workspace
 
 CAROL = Actor("carol", frozenset({"coordinator"}), None, "Carol")
 ALICE = Actor("alice", frozenset({"applicant"}), "lab-1", "Alice")

@@ -4,7 +4,7 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import DefinitionInvalid
-from engine.library import load_library
+from engine.definitions.library import load_library
 
 from .bpmn_builder import SIMPLE_FORM, flow, process, two_step, user_task
 

@@ -9,7 +9,7 @@ import time_machine
 
 from engine.actors import Actor
 from engine.errors import Forbidden, InvalidFormData, NotFound
-from engine.metrics import StepMetrics, percentile
+from engine.reports.metrics import StepMetrics, percentile
 
 from .bpmn_builder import SIMPLE_FORM, flow, process, user_task
 

@@ -9,9 +9,9 @@ import re
 
 import pytest
 
-from engine.bundles import bundle_from_uploads, decode_file, read_directories
+from engine.definitions.bundles import bundle_from_uploads, decode_file, read_directories
 from engine.errors import InvalidFormData, ProcessError
-from engine.library import load_library
+from engine.definitions.library import load_library
 
 from .bpmn_builder import SIMPLE_FORM, flow, process, two_step, user_task
 from .test_messages_timers import timer_bundle
@@ -109,7 +109,7 @@ def test_what_the_engine_runs_is_what_its_parser_reads_and_the_rest_is_refused()
     and every BPMN flow node the parser does not read is refused."""
     from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
-    from engine.validation_elements import FLOW_NODES, RUNS, UNSUPPORTED
+    from engine.definitions.validation_elements import FLOW_NODES, RUNS, UNSUPPORTED
 
     parser = SpiffBpmnParser()
     read = {k.split("}")[1] for k in {**parser.PARSER_CLASSES, **parser.OVERRIDE_PARSER_CLASSES}}

@@ -9,7 +9,7 @@ import threading
 import pytest
 
 from engine.errors import DefinitionInvalid, InvalidFormData, ProcessError
-from engine.services import Engine
+from engine.cases.services import Engine
 
 from .bpmn_builder import SIMPLE_FORM, flow, process, two_step, user_task
 
@@ -136,7 +136,7 @@ def test_simple_form_still_validates(engine):
 
 
 def test_dmn_cells_are_linted_at_validate(engine):
-    from engine.bundles import read_directories
+    from engine.definitions.bundles import read_directories
 
     from ..conftest import FORMS, PROCESSES
 

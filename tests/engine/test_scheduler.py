@@ -15,9 +15,9 @@ import sqlalchemy as sa
 import time_machine
 from apscheduler.events import EVENT_JOB_ERROR, EVENT_JOB_EXECUTED
 
-from engine.models import Event, Notification
+from engine.storage.models import Event, Notification
 from engine.scheduler import JOB_ID, TimerScheduler
-from engine.services import Engine
+from engine.cases.services import Engine
 
 from .bpmn_builder import SIMPLE_FORM, flow, process, user_task
 from .test_messages_timers import T0, timer_bundle
@@ -229,8 +229,8 @@ def test_a_failing_timer_is_retried_when_due_not_pushed_back_by_every_rearm(engi
 def test_a_case_that_cannot_be_loaded_is_recorded_and_the_rest_of_the_batch_fires(engine, actors, db):
     """Not only diagram errors: a case whose stored state this version cannot read (anything but the database
     itself failing) is rolled back, put on record, and every other due case in the batches still fires."""
-    from engine import timers
-    from engine.models import Case
+    from engine.cases import timers
+    from engine.storage.models import Case
 
     engine.deploy(timer_bundle())
     with time_machine.travel(T0, tick=False) as clock:
@@ -258,8 +258,8 @@ def test_a_case_that_cannot_be_loaded_is_recorded_and_the_rest_of_the_batch_fire
 DOUBLE_FIRE_SCRIPT = """
 import os, sys
 from engine import timers
-from engine.db import Database
-from engine.services import Engine
+from engine.storage.db import Database
+from engine.cases.services import Engine
 engine = Engine(Database(os.environ["DATABASE_URL"]))
 sys.stdin.readline()  # both processes start firing together
 total = []
@@ -296,8 +296,8 @@ def test_two_scheduler_processes_never_fire_a_timer_twice(pg_db, actors):
 def test_timer_of_a_migrated_case_fires_at_its_original_due_time(engine, actors):
     """Migrating a case to a new version keeps its pending deadline; the scheduler fires it as drawn."""
     from engine.actors import Actor
-    from engine.deployment import Deployment
-    from engine.migration import Migration
+    from engine.cases.deployment import Deployment
+    from engine.cases.migration import Migration
 
     quality = Actor("quinn", {"quality_manager"}, None, "Quinn QM")
     engine.deploy(timer_bundle())
@@ -321,7 +321,7 @@ def test_the_accredit_scheduler_command_fires_overdue_timers_and_stops_cleanly(t
     """The real `accredit scheduler` process: catches up on an overdue timer at start, exits on SIGTERM."""
     import signal
 
-    from engine.db import Database
+    from engine.storage.db import Database
 
     url = f"sqlite:///{tmp_path / 'sched.sqlite'}"
     db = Database(url)

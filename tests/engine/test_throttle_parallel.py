@@ -7,7 +7,7 @@ import threading
 
 import pytest
 
-from engine.identity import MAX_FAILED_LOGINS, AuthenticationFailed, Identity, TooManyAttempts
+from engine.users.identity import MAX_FAILED_LOGINS, AuthenticationFailed, Identity, TooManyAttempts
 
 PASSWORD = "correct-horse-battery"
 PARALLEL = 20
@@ -79,7 +79,7 @@ def test_successful_sign_ins_do_not_count_against_the_limit(db):
 def test_argon2_runs_outside_any_transaction(db, monkeypatch):
     """While a password is hashed or verified, this request holds no database connection (so no lock others
     would wait for): a flood of failed sign-ins costs CPU, not other users' writes."""
-    import engine.identity as identity_module
+    import engine.users.identity as identity_module
 
     ident = _identity(db)
     real = identity_module._hasher

@@ -11,9 +11,9 @@ import sqlalchemy as sa
 import time_machine
 
 from engine.errors import Conflict, Forbidden, InvalidFormData, NotFound, TooLarge
-from engine.identity import Identity
-from engine.models import Attachment, Comment
-from engine.workspace import MAX_COMMENT, Workspace
+from engine.users.identity import Identity
+from engine.storage.models import Attachment, Comment
+from engine.cases.workspace import MAX_COMMENT, Workspace
 
 from .bpmn_builder import flow, process, two_step, user_task
 from .test_messages_timers import timer_bundle
@@ -466,7 +466,7 @@ def test_an_assigned_task_alone_gives_an_inspector_nothing(db, engine, ident, wh
 
 
 def test_internal_notes_are_for_staff_only(db, engine, ident, who, tmp_path):
-    from engine.audit import Audit
+    from engine.reports.audit import Audit
 
     engine.deploy(two_step())
     ws = Workspace(db, engine, ident, tmp_path / "files")

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from engine.services import Engine
+from engine.cases.services import Engine
 
 from ..conftest import FORMS, PROCESSES
 from .harness import PEOPLE, Driver, traveller
@@ -11,15 +11,15 @@ from .harness import PEOPLE, Driver, traveller
 
 @pytest.fixture(scope="session")
 def shipped_files():
-    from engine.bundles import read_directories
+    from engine.definitions.bundles import read_directories
 
     return read_directories(PROCESSES, FORMS)
 
 
 @pytest.fixture
 def drive(db, shipped_files, tmp_path):
-    from engine.identity import Identity
-    from engine.workspace import Workspace
+    from engine.users.identity import Identity
+    from engine.cases.workspace import Workspace
 
     engine = Engine(db, script_time_limit=2.0)
     engine.deploy(shipped_files, deployed_by="system", note="shipped library")

@@ -6,7 +6,7 @@ from datetime import datetime, timedelta, timezone
 import time_machine
 
 from engine.actors import Actor
-from engine.services import CaseView, Engine, TaskView
+from engine.cases.services import CaseView, Engine, TaskView
 
 from .forms_data import SHA, form
 

@@ -6,7 +6,7 @@ import io
 
 import pytest
 
-from engine.audit import Audit, verify_all, verify_chain
+from engine.reports.audit import Audit, verify_all, verify_chain
 from engine.errors import InvalidFormData
 
 from .test_accreditation import to_committee, to_desk_review

@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 
 from engine.errors import NotFound
-from engine.services import Engine
-from engine.workspace import Workspace
+from engine.cases.services import Engine
+from engine.cases.workspace import Workspace
 
 from ..engine.bpmn_builder import SIMPLE_FORM, flow, process, user_task
 from .test_accreditation import to_committee, to_desk_review

@@ -3,7 +3,7 @@ record inspector access comes from; naming another team, or a declared conflict 
 at once; naming them again brings them back; the called inspection shares its parent case's team."""
 from __future__ import annotations
 
-from engine import caseteam
+from engine.cases import caseteam
 from engine.errors import NotFound
 
 from .forms_data import form
@@ -72,7 +72,7 @@ def test_a_declared_conflict_removes_the_inspector_at_once_and_naming_them_again
     assert removed["data"]["reason"] == "conflict_of_interest at 'Declare conflict of interest'"
     assert "consulted" not in str(removed)  # the details stay in the (staff-only) declaration
     # the laboratory (and the other inspector) read that the team changed, not who or why
-    from engine.audit import Audit
+    from engine.reports.audit import Audit
 
     audit = Audit(drive.engine.db, engine=drive.engine)
     for who in ("alice", "lead"):

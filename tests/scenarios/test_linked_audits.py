@@ -8,7 +8,7 @@ import pytest
 import sqlalchemy as sa
 
 from engine.errors import InvalidFormData
-from engine.models import Case
+from engine.storage.models import Case
 
 from .test_accreditation import awarded, to_desk_review
 

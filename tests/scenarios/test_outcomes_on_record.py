@@ -56,7 +56,7 @@ def test_award_values_are_in_the_history(drive):
 
 
 def test_the_pdf_record_shows_the_outcomes_and_the_real_status(drive):
-    from engine.audit import Audit
+    from engine.reports.audit import Audit
 
     case = awarded(drive)
     audit = Audit(drive.engine.db, engine=drive.engine)

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 from lxml import etree
 
-from engine.bundles import read_directories
-from engine.library import load_library
+from engine.definitions.bundles import read_directories
+from engine.definitions.library import load_library
 
 from ..conftest import FORMS, PROCESSES
 from .test_accreditation import awarded, to_committee, to_desk_review
@@ -133,9 +133,9 @@ def test_a_quality_manager_changes_a_deadline_and_the_certificate_format_in_the_
 @pytest.fixture
 def drive_v1(db, tmp_path):
     """As the ``drive`` fixture, but the library deployed is the one before the split."""
-    from engine.identity import Identity
-    from engine.services import Engine
-    from engine.workspace import Workspace
+    from engine.users.identity import Identity
+    from engine.cases.services import Engine
+    from engine.cases.workspace import Workspace
 
     from .harness import PEOPLE, Driver, traveller
 
@@ -165,7 +165,7 @@ def test_a_case_started_on_the_single_diagram_finishes_on_it_after_the_split(dri
     # it cannot be moved onto the split version (its desk review is drawn elsewhere there): a migration says
     # so, naming the task, and leaves the case as it was
     from engine.actors import Actor
-    from engine.migration import Migration
+    from engine.cases.migration import Migration
 
     quinn = Actor("quinn", {"quality_manager"}, None, "Quinn")
     result = Migration(d.engine).migrate_case(old.id, quinn, dry_run=True)

@@ -22,7 +22,7 @@ def test_each_side_reads_only_what_the_diagram_shares_with_it(drive):
 
 
 def test_history_shows_a_laboratory_only_the_submissions_shared_with_it(drive):
-    from engine.audit import Audit
+    from engine.reports.audit import Audit
 
     case = awarded(drive)
     audit = Audit(drive.engine.db, engine=drive.engine)

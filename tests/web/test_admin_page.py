@@ -135,7 +135,7 @@ def test_the_page_is_for_administrators_only(web, site, people):
 def _system_events(site):
     import sqlalchemy as sa
 
-    from engine.models import Event
+    from engine.storage.models import Event
 
     with site.services.db.read() as s:
         return [(e.actor, e.action, e.data) for e in s.scalars(

@@ -295,7 +295,7 @@ def test_unknown_page_is_an_html_page_with_a_way_home(aweb, audit_site):
 
 
 def _verify(site, case_id: str) -> dict:
-    from engine.audit import verify_chain
+    from engine.reports.audit import verify_chain
 
     return verify_chain(site.services.db, case_id)
 
@@ -303,8 +303,8 @@ def _verify(site, case_id: str) -> dict:
 def _event(site, case_id: str, seq: int) -> dict:
     import sqlalchemy as sa
 
-    from engine.history import as_dict
-    from engine.models import Event
+    from engine.records.history import as_dict
+    from engine.storage.models import Event
 
     with site.services.db.read() as s:
         return as_dict(s.scalar(sa.select(Event).where(Event.case_id == case_id, Event.seq == seq)))

@@ -57,7 +57,7 @@ def test_a_page_on_another_port_cannot_act_as_the_signed_in_user(web, site, evil
 def _cross_site_refusals(site) -> set[str]:
     import sqlalchemy as sa
 
-    from engine.models import Event
+    from engine.storage.models import Event
 
     with site.services.db.read() as s:
         rows = s.scalars(sa.select(Event.data).where(Event.case_id.is_(None), Event.action == "permission.denied"))

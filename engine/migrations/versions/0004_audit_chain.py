@@ -21,7 +21,7 @@ down_revision = '0003'
 branch_labels = None
 depends_on = None
 
-# A frozen copy of engine.chain (a migration must not change meaning when the code moves on).
+# A frozen copy of engine.records.chain (a migration must not change meaning when the code moves on).
 _FIELDS = ("case_id", "seq", "occurred_at", "actor", "actor_name", "role", "action", "element_id",
            "element_name", "element_type", "task_id", "data")
 

@@ -15,7 +15,7 @@ down_revision = '0007_records'
 branch_labels = None
 depends_on = None
 
-#: the due sort key of a task without a due date: after every dated one (see engine.models.NO_DUE_DATE)
+#: the due sort key of a task without a due date: after every dated one (see engine.storage.models.NO_DUE_DATE)
 NO_DUE = datetime(9999, 12, 31)  # stored naive UTC, like every UTCDateTime
 
 

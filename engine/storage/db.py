@@ -1,0 +1,111 @@
+"""Database access: engine creation, the unit of work, schema migration.
+
+SQLite is the embedded default (one file, WAL). Every engine operation that changes state runs in one
+transaction (:meth:`Database.write`); on SQLite that transaction starts with ``BEGIN IMMEDIATE`` so two
+writers serialise instead of failing half-way, and on PostgreSQL the case row is locked with
+``SELECT … FOR UPDATE``. The ``case.version`` column adds an optimistic check on top.
+"""
+from __future__ import annotations
+
+import os
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+import sqlalchemy as sa
+from sqlalchemy import event
+from sqlalchemy.orm import Session, sessionmaker
+
+DEFAULT_URL = "sqlite:///var/accredit.sqlite"
+MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"  # engine/migrations
+
+
+def database_url() -> str:
+    """``DATABASE_URL`` from the environment, else the embedded SQLite file."""
+    return os.environ.get("DATABASE_URL", DEFAULT_URL)
+
+
+def _normalise(url: str) -> str:
+    # Users write postgresql://…; we ship the psycopg 3 driver.
+    if url.startswith("postgresql://") or url.startswith("postgres://"):
+        url = "postgresql+psycopg://" + url.split("://", 1)[1]
+    return url
+
+
+def create_sa_engine(url: str) -> sa.Engine:
+    url = _normalise(url)
+    if url.startswith("sqlite"):
+        path = sa.engine.make_url(url).database
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+        engine = sa.create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+
+        @event.listens_for(engine, "connect")
+        def _sqlite_connect(dbapi_conn, _record):
+            # Let SQLAlchemy emit BEGIN itself (pysqlite's implicit transactions would defer it).
+            dbapi_conn.isolation_level = None
+            cur = dbapi_conn.cursor()
+            cur.execute("PRAGMA journal_mode=WAL")
+            cur.execute("PRAGMA foreign_keys=ON")
+            cur.execute("PRAGMA busy_timeout=30000")
+            cur.execute("PRAGMA synchronous=NORMAL")
+            cur.close()
+
+        @event.listens_for(engine, "begin")
+        def _sqlite_begin(conn):
+            immediate = conn.get_execution_options().get("accredit_write", False)
+            conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+        return engine
+    return sa.create_engine(url, pool_pre_ping=True)
+
+
+class Database:
+    """One database: a SQLAlchemy engine plus read and write sessions."""
+
+    def __init__(self, url: str | None = None):
+        self.url = _normalise(url or database_url())
+        self.engine = create_sa_engine(self.url)
+        self.is_sqlite = self.engine.dialect.name == "sqlite"
+        write_engine = self.engine.execution_options(accredit_write=True)
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(write_engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One transaction that changes state: commit on success, roll back on any error."""
+        with self._write() as session:
+            with session.begin():
+                yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session:
+            with session.begin():
+                yield session
+
+    def migrate(self) -> None:
+        """Bring the schema to the newest Alembic revision."""
+        upgrade(self.engine)
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def alembic_config(url: str | None = None):
+    from alembic.config import Config
+
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    if url:
+        cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: sa.Engine) -> None:
+    from alembic import command
+
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, "head")

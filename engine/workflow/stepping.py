@@ -1,0 +1,70 @@
+"""Advancing a workflow: run engine tasks (gateways, scripts, events) and fire due timers until quiet.
+
+Why not ``BpmnWorkflow.do_engine_steps``: SpiffWorkflow 3.2 finds READY tasks with its stock task iterator,
+whose ``max_depth`` is 1,000. Every pass of a loop adds its tasks *below* the previous pass in the task tree,
+so after ~500 passes of a two-task loop (333 of a three-task one) the READY gateway or script sits deeper than
+the iterator looks: nothing runs, no error is raised, and the case stays "running" with no ready task.
+
+This module does the same work as ``do_engine_steps`` + ``refresh_timers`` (same order: deepest running
+sub-process first, then the top level; depth-first within each tree, like the library) with the depth limit
+lifted. The iterator keeps its own list (it does not recurse), so an unlimited depth is safe; the cost stays
+small because :mod:`engine.workflow.pruning` keeps the tree of a long-lived case shallow between calls.
+"""
+from __future__ import annotations
+
+import sys
+
+from SpiffWorkflow.util.task import TaskState
+
+from .workflow_state import snapshot
+
+#: the stock iterator's depth limit, lifted (the iterator is iterative: no recursion, no stack to exhaust)
+UNLIMITED_DEPTH = sys.maxsize
+
+
+def ready_engine_tasks(wf) -> list:
+    """READY tasks the engine runs itself (not manual), depth-first, at any depth (sub-processes included,
+    as the stock iterator descends into running sub-processes)."""
+    return wf.get_tasks(state=TaskState.READY, manual=False, max_depth=UNLIMITED_DEPTH)
+
+
+def _run_ready(workflow) -> int:
+    count = 0
+    for task in ready_engine_tasks(workflow):
+        if task.state == TaskState.READY:  # an earlier task of this sweep may have cancelled it
+            task.run()
+            count += 1
+    return count
+
+
+def _engine_step_round(wf) -> bool:
+    """One round of ``BpmnWorkflow._do_engine_steps`` without the depth limit."""
+    active = wf.get_active_subprocesses()
+    for sub in sorted(active, key=lambda s: s.depth, reverse=True):
+        while _run_ready(sub) > 0:
+            pass
+        if sub.parent_task_id is not None:
+            task = wf.get_task_from_id(sub.parent_task_id)
+            task.task_spec._update(task)
+    count = _run_ready(wf)
+    return count > 0 or len(wf.get_active_subprocesses()) > len(active)
+
+
+def do_engine_steps(wf) -> None:
+    """Run every READY engine task until only human tasks and waiting events are left, then refresh timers
+    (``BpmnWorkflow.do_engine_steps`` with the depth limit lifted)."""
+    while _engine_step_round(wf):
+        pass
+    wf.refresh_timers()  # walks the event manager's waiting tasks: no iterator, no depth limit
+
+
+def advance(wf, max_rounds: int = 1000) -> None:
+    """Fire due timers and run engine steps until nothing changes any more (a cycle timer fires at most
+    once per refresh, so an overdue one needs several rounds). ``max_rounds`` bounds a diagram that never
+    settles."""
+    for _ in range(max_rounds):
+        before = snapshot(wf)
+        wf.refresh_timers()
+        do_engine_steps(wf)
+        if snapshot(wf) == before:
+            return
