@@ -38,7 +38,7 @@ from engine.errors import DefinitionInvalid, EngineError, Forbidden, NotFound
 from engine.definitions.library import Library, load_library
 from engine.storage.models import Case, ProcessDefinition, utcnow
 from .services import Engine
-from .spec_diff import diff_specs, element
+from .spec_diff import diff_specs
 from engine.vocabulary import QUALITY_MANAGER
 
 #: who may deploy process versions and migrate cases
@@ -250,9 +250,8 @@ class Deployment:
             d = find_version(s, key, version)
             latest = self.engine.specs.latest(s, key)
             running, total = self._case_counts(s, d.id).get(d.id, (0, 0))
-            spec, subs = self.engine.specs.of(d)
-            tasks = [element(t, sp.name) for sp in [spec, *subs.values()] for t in sp.task_specs.values()
-                     if getattr(t, "manual", False)]
+            _, subs = self.engine.specs.of(d)
+            tasks = self.engine.specs.user_tasks(d)
             return {"key": d.key, "name": d.name, "version": d.version, "latest": d.version == latest.version,
                     "latest_version": latest.version, "content_hash": d.content_hash,
                     "start_message": d.start_message, "deployed_by": d.deployed_by, "deployed_at": d.deployed_at,

@@ -17,12 +17,12 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import caseteam
+from . import caseteam, indexes
 from engine.records import history
 from engine.workflow import pruning, stepping
 from engine.actors import Actor
 from engine.errors import Conflict, NotFound, ProcessError
-from engine.storage.models import Case, Event, HumanTask, MessageSubscription, ProcessDefinition, Timer, utcnow
+from engine.storage.models import Case, Event, HumanTask, MessageSubscription, ProcessDefinition, utcnow
 from engine.sandbox import SandboxViolation, ScriptTimeout
 from engine.workflow.workflow_state import (
     all_tasks,
@@ -73,7 +73,7 @@ class Loaded:
         self.chain_head: str | None = None  # hash of the case's last event (with next_seq)
         # what the timer and message_subscription rows of this case hold now: they are written from exactly
         # this on every save, so saving writes only the difference (no read, no delete-and-reinsert)
-        self.timer_rows, self.message_rows = _index_rows(row, wf)
+        self.timer_rows, self.message_rows = indexes.index_rows(row, wf)
         self.ready_rows: list[HumanTask] | None = None  # the case's ready inbox rows after the last save
         self.pending_events: list[dict] = []  # history recorded, not yet written (Operation.finish writes it)
 
@@ -271,74 +271,16 @@ class Operation:
         caseteam.update(self, loaded, before)  # who is on the case, as the diagram declares it
         timers, _ = pending_events(wf)
         ready = ready_human_tasks(wf)
-        existing = self._ready_rows(loaded)  # read once; _notify_fired then finds its tasks in the identity map
-        self._notify_fired(loaded, now)
+        existing = self._ready_rows(loaded)  # read once; notify_fired then finds its tasks in the identity map
+        indexes.notify_fired(self.s, loaded, now)
         self._write_inbox(loaded, ready, timers, now, existing)
-        self._write_index_rows(loaded)
+        indexes.write_index_rows(self.s, loaded)
         if wf.completed and row.status == "running":
             row.status, row.outcome, row.ended_at = "completed", end_event_reached(wf), now
             history.record(self.s, loaded, self.actor, "case.ended", data={"outcome": row.outcome})
         pruning.prune(wf)  # after the history diff: only the finished past SpiffWorkflow no longer reads
         row.state = self.engine.serializer.dump_state(wf)
         row.updated_at = now
-
-    def _write_index_rows(self, loaded: Loaded) -> None:
-        """Bring the case's timer and message_subscription rows to the workflow's pending events, writing only
-        what changed (most steps change neither)."""
-        row = loaded.row
-        timers, messages = _index_rows(row, loaded.wf)
-        gone_timers = [t[0] for t in loaded.timer_rows - timers]
-        gone_messages = [m[0] for m in loaded.message_rows - messages]
-        # index rows are never loaded as objects in an operation: no identity map to synchronise
-        plain = {"synchronize_session": False}
-        if gone_timers:
-            self.s.execute(sa.delete(Timer).where(Timer.case_id == row.id, Timer.task_id.in_(gone_timers)),
-                           execution_options=plain)
-        if gone_messages:
-            self.s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id,
-                                                                MessageSubscription.task_id.in_(gone_messages)),
-                           execution_options=plain)
-        # new index rows in one INSERT per table (no objects: nothing in the operation reads them back)
-        new_timers = [{"case_id": row.id, "task_id": task_id, "element_id": element_id, "name": name, "kind": kind,
-                       "due_at": due_at, "attached_to": attached_to, "interrupting": interrupting}
-                      for task_id, element_id, name, kind, due_at, attached_to, interrupting
-                      in sorted(timers - loaded.timer_rows, key=_by_due)]
-        new_messages = [{"case_id": row.id, "organisation_id": organisation_id, "task_id": task_id,
-                         "element_id": element_id, "name": name}
-                        for task_id, element_id, name, organisation_id in sorted(messages - loaded.message_rows)]
-        if new_timers:
-            self.s.execute(sa.insert(Timer), new_timers)
-        if new_messages:
-            self.s.execute(sa.insert(MessageSubscription), new_messages)
-        loaded.timer_rows, loaded.message_rows = timers, messages
-
-    def _notify_fired(self, loaded: Loaded, now) -> None:
-        """A timer on a person's task fired (reminder or deadline): put a notification in the outbox for
-        whoever holds the task (claimer, else diagram assignee, else everyone with the role)."""
-        from engine.storage.models import Notification
-
-        row = loaded.row
-        notes = []
-        for task_id, _element, name, _kind, _due, attached_to, interrupting in loaded.timer_rows:
-            if attached_to is None:
-                continue
-            task = loaded.wf.get_task_from_id(uuid.UUID(task_id))
-            if task is None or task.state != TaskState.COMPLETED:
-                continue
-            human = self.s.get(HumanTask, attached_to)
-            if human is None:
-                continue
-            recipient = human.claimed_by or human.assignee or f"role:{human.role}"
-            kind = "deadline" if interrupting else "reminder"
-            notes.append(dict(
-                case_id=row.id, task_id=human.id, organisation_id=row.organisation_id, recipient=recipient,
-                kind=kind, created_at=now, sent_at=None,
-                subject=f"{name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
-                body=(f"The task '{human.name or human.element_id}' of case {row.business_key} "
-                      f"{'reached its deadline' if interrupting else 'is waiting for you'} "
-                      f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
-        if notes:  # one INSERT, no objects: nothing in the operation reads the outbox back
-            self.s.execute(sa.insert(Notification), notes)
 
     def _ready_rows(self, loaded: Loaded) -> dict[str, HumanTask]:
         """The case's ready inbox rows before this save writes the inbox: as the load kept them (a completion
@@ -388,19 +330,6 @@ class Operation:
 
 
 # -- module helpers ----------------------------------------------------------------------------------
-
-def _by_due(timer_row: tuple):
-    """Timer index rows in due order (then task id): the ids they get follow the order they fire in."""
-    return timer_row[4], timer_row[0]
-
-
-def _index_rows(row: Case, wf) -> tuple[set, set]:
-    """The timer and message_subscription rows the workflow's pending events call for, as hashable tuples."""
-    timers, messages = pending_events(wf)
-    return ({(str(t.task.id), t.task.task_spec.bpmn_id, t.task.task_spec.bpmn_name, t.kind, t.due_at,
-              str(t.attached_to.id) if t.attached_to is not None else None, t.interrupting) for t in timers},
-            {(str(m.task.id), m.task.task_spec.bpmn_id, m.name, row.organisation_id) for m in messages})
-
 
 def latest_data(wf) -> dict:
     """The case's current variables: the data carried by its live frontier (ready, waiting, running

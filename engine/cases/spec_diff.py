@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from SpiffWorkflow.bpmn.util.diff import SpecDiff
 
+from engine.definitions.specs import element
 from engine.storage.models import ProcessDefinition
 from .services import Engine
-from engine.vocabulary import FORM
-from engine.workflow.workflow_state import properties
 
 _SKIP_ATTRIBUTES = {"inputs", "outputs"}  # flows: reported separately as 'flows'
 
@@ -58,15 +57,6 @@ def label(spec) -> str:
     return f"'{spec.bpmn_name}' ({spec.bpmn_id})" if spec.bpmn_name else f"'{spec.bpmn_id}'"
 
 
-def element(spec, process: str | None = None) -> dict:
-    out = {"element_id": spec.bpmn_id, "name": spec.bpmn_name, "type": type(spec).__name__,
-           "lane": getattr(spec, "lane", None)}
-    if process is not None:
-        out["process"] = process
-    form = properties(spec).get(FORM)
-    if form:
-        out["form"] = form
-    return out
 
 
 def _changes(attrs) -> list[str]:

@@ -77,6 +77,12 @@ class SpecCache:
         spec, subs = self.of(row.definition)
         return self.serializer.load_state(row.state, spec, subs, self.script_engine)
 
+    def user_tasks(self, definition: ProcessDefinition) -> list[dict]:
+        """The tasks people do in this version, in its process and every process it calls."""
+        spec, subs = self.of(definition)
+        return [element(t, sp.name) for sp in [spec, *subs.values()] for t in sp.task_specs.values()
+                if getattr(t, "manual", False)]
+
     def element(self, definition: ProcessDefinition, element_id: str):
         """The task spec of ``element_id`` in the definition or one of its sub-processes, else None."""
         spec, subs = self.of(definition)
@@ -131,3 +137,15 @@ class SpecCache:
             return getattr(definition, column.key)
         with self.db.read() as s:
             return s.scalar(sa.select(column).where(ProcessDefinition.id == definition.id))
+
+
+def element(spec, process: str | None = None) -> dict:
+    """An element of a process as people read it: id, name, type, lane, and its form if it has one."""
+    out = {"element_id": spec.bpmn_id, "name": spec.bpmn_name, "type": type(spec).__name__,
+           "lane": getattr(spec, "lane", None)}
+    if process is not None:
+        out["process"] = process
+    form = properties(spec).get(FORM)
+    if form:
+        out["form"] = form
+    return out

@@ -23,7 +23,6 @@ import sqlalchemy as sa
 
 from engine.actors import Actor
 from .audit import COMPLETING
-from engine.cases.deployment import Deployment
 from engine.errors import Forbidden, InvalidFormData, NotFound
 from engine.storage.models import Case, Event, HumanTask, ProcessDefinition, utcnow
 from engine.vocabulary import AUDITOR, COORDINATOR, QUALITY_MANAGER
@@ -81,7 +80,7 @@ class StepMetrics:
                           HumanTask.completed_at, HumanTask.due_at)
                 .where(HumanTask.case_id.in_(case_ids))).all()
             definition = {"key": d.key, "name": d.name, "version": d.version, "cases": cases}
-        declared = Deployment(self.engine).version(d.key, d.version)["user_tasks"]
+        declared = self.engine.specs.user_tasks(d)
         return {"definition": definition, "since": since, "until": until, "computed_at": now,
                 "steps": _aggregate(declared, events, tasks, since, until, now)}
 

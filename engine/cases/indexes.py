@@ -1,0 +1,89 @@
+"""The case's index rows, written as diffs when an operation saves: the ``timer`` and
+``message_subscription`` rows its pending events call for (what the scheduler and message routing read),
+and the notifications a fired reminder or deadline puts in the outbox. No objects: nothing in the
+operation reads these rows back, so they go out as one INSERT or DELETE per table."""
+from __future__ import annotations
+
+import uuid
+from typing import TYPE_CHECKING
+
+import sqlalchemy as sa
+from sqlalchemy.orm import Session
+from SpiffWorkflow.util.task import TaskState
+
+from engine.storage.models import Case, HumanTask, MessageSubscription, Notification, Timer
+from engine.workflow.workflow_state import pending_events
+
+if TYPE_CHECKING:
+    from .operation import Loaded
+
+
+def _by_due(timer_row: tuple):
+    """Timer index rows in due order (then task id): the ids they get follow the order they fire in."""
+    return timer_row[4], timer_row[0]
+
+
+def index_rows(row: Case, wf) -> tuple[set, set]:
+    """The timer and message_subscription rows the workflow's pending events call for, as hashable tuples."""
+    timers, messages = pending_events(wf)
+    return ({(str(t.task.id), t.task.task_spec.bpmn_id, t.task.task_spec.bpmn_name, t.kind, t.due_at,
+              str(t.attached_to.id) if t.attached_to is not None else None, t.interrupting) for t in timers},
+            {(str(m.task.id), m.task.task_spec.bpmn_id, m.name, row.organisation_id) for m in messages})
+
+
+def write_index_rows(s: Session, loaded: Loaded) -> None:
+    """Bring the case's timer and message_subscription rows to the workflow's pending events, writing only
+    what changed (most steps change neither)."""
+    row = loaded.row
+    timers, messages = index_rows(row, loaded.wf)
+    gone_timers = [t[0] for t in loaded.timer_rows - timers]
+    gone_messages = [m[0] for m in loaded.message_rows - messages]
+    # index rows are never loaded as objects in an operation: no identity map to synchronise
+    plain = {"synchronize_session": False}
+    if gone_timers:
+        s.execute(sa.delete(Timer).where(Timer.case_id == row.id, Timer.task_id.in_(gone_timers)),
+                  execution_options=plain)
+    if gone_messages:
+        s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id,
+                                                       MessageSubscription.task_id.in_(gone_messages)),
+                  execution_options=plain)
+    # new index rows in one INSERT per table (no objects: nothing in the operation reads them back)
+    new_timers = [{"case_id": row.id, "task_id": task_id, "element_id": element_id, "name": name, "kind": kind,
+                   "due_at": due_at, "attached_to": attached_to, "interrupting": interrupting}
+                  for task_id, element_id, name, kind, due_at, attached_to, interrupting
+                  in sorted(timers - loaded.timer_rows, key=_by_due)]
+    new_messages = [{"case_id": row.id, "organisation_id": organisation_id, "task_id": task_id,
+                     "element_id": element_id, "name": name}
+                    for task_id, element_id, name, organisation_id in sorted(messages - loaded.message_rows)]
+    if new_timers:
+        s.execute(sa.insert(Timer), new_timers)
+    if new_messages:
+        s.execute(sa.insert(MessageSubscription), new_messages)
+    loaded.timer_rows, loaded.message_rows = timers, messages
+
+
+def notify_fired(s: Session, loaded: Loaded, now) -> None:
+    """A timer on a person's task fired (reminder or deadline): put a notification in the outbox for
+    whoever holds the task (claimer, else diagram assignee, else everyone with the role)."""
+    row = loaded.row
+    notes = []
+    for task_id, _element, name, _kind, _due, attached_to, interrupting in loaded.timer_rows:
+        if attached_to is None:
+            continue
+        task = loaded.wf.get_task_from_id(uuid.UUID(task_id))
+        if task is None or task.state != TaskState.COMPLETED:
+            continue
+        human = s.get(HumanTask, attached_to)
+        if human is None:
+            continue
+        recipient = human.claimed_by or human.assignee or f"role:{human.role}"
+        kind = "deadline" if interrupting else "reminder"
+        notes.append(dict(
+            case_id=row.id, task_id=human.id, organisation_id=row.organisation_id, recipient=recipient,
+            kind=kind, created_at=now, sent_at=None,
+            subject=f"{name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
+            body=(f"The task '{human.name or human.element_id}' of case {row.business_key} "
+                  f"{'reached its deadline' if interrupting else 'is waiting for you'} "
+                  f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
+    if notes:  # one INSERT, no objects: nothing in the operation reads the outbox back
+        s.execute(sa.insert(Notification), notes)
