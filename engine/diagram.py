@@ -9,7 +9,8 @@ its parent's diagram, so its elements belong to the diagram process that contain
 Which process an event's element belongs to: the task it names, when the workflow still holds it (the
 task's sub-workflow); else the inbox row of a person's task (its ``process_key``); else — a finished task
 that pruning removed (:mod:`engine.pruning`) — the diagram processes whose specs have an element of that
-id (element ids are unique within a process; when several processes share one, each is marked).
+id and name (element ids are unique within a process; when several processes share an id and a name, each
+is marked).
 """
 from __future__ import annotations
 
@@ -54,10 +55,20 @@ class Structure:
                     self.reachable.add(call.spec)
                     frontier.append(call.spec)
         self.elements: dict[str, set[str]] = {}  # element id -> diagram processes with such an element
+        self.named: dict[tuple, set[str]] = {}  # (element id, name) -> diagram processes with such an element
         for name, sp in self.specs.items():
             for ts in sp.task_specs.values():
                 if getattr(ts, "bpmn_id", None) is not None:
                     self.elements.setdefault(ts.bpmn_id, set()).add(self.owner(name))
+                    self.named.setdefault((ts.bpmn_id, ts.bpmn_name), set()).add(self.owner(name))
+
+    def holders(self, element_id: str, element_name: str | None) -> set[str]:
+        """The diagram processes an element of a finished (pruned) task belongs to: by id, narrowed by its
+        name when several processes share the id (each phase of a split library has its own 'start')."""
+        by_id = self.elements.get(element_id, set())
+        if len(by_id) < 2:
+            return by_id
+        return self.named.get((element_id, element_name)) or by_id
 
     def owner(self, spec_name: str) -> str:
         """The diagram process a spec is drawn in (an embedded sub-process: the process containing it)."""
@@ -107,7 +118,7 @@ def case_diagram(engine, s, row: Case, wf, process: str | None) -> dict:
     def owners(e: Event):
         if e.task_id and e.task_id in task_process:
             return task_process[e.task_id]
-        return structure.elements.get(e.element_id, ())
+        return structure.holders(e.element_id, e.element_name)
 
     mine = [e for e in events if shown in owners(e)]
     elements = element_states(mine)
