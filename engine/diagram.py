@@ -25,6 +25,8 @@ from .models import Case, Event, HumanTask
 from .workflow_state import all_tasks, element_type
 
 _LIVE = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+#: elements marked waiting from the workflow itself (a person's task is marked from its task.ready event)
+_WAITING_TYPES = frozenset({"CallActivity", "IntermediateCatchEvent", "ReceiveTask"})
 
 
 class Structure:
@@ -103,13 +105,16 @@ def case_diagram(engine, s, row: Case, wf, process: str | None) -> dict:
     found = process_file(engine.definition_files(row.definition), shown)
     # which diagram process each task of the case belongs to
     task_process: dict[str, set[str]] = {}
-    live_calls: set[str] = set()  # call activity ids running now, in the shown process
+    # what waits now in the shown process without a person's task: call activities running, and events
+    # waiting for a timer or a message (their events only say when they completed)
+    live: dict[str, tuple] = {}  # element id -> (name, type)
     if wf is not None:
         for task in all_tasks(wf):
             owner = structure.owner(task.workflow.spec.name)
             task_process[str(task.id)] = {owner}
-            if owner == shown and task.state in _LIVE and element_type(task.task_spec) == "CallActivity":
-                live_calls.add(task.task_spec.bpmn_id)
+            kind = element_type(task.task_spec)
+            if owner == shown and task.state in _LIVE and kind in _WAITING_TYPES:
+                live[task.task_spec.bpmn_id] = (getattr(task.task_spec, "bpmn_name", None), kind)
     for tid, key in s.execute(sa.select(HumanTask.id, HumanTask.process_key).where(HumanTask.case_id == row.id)):
         task_process.setdefault(tid, {structure.owner(key)})
     events = s.scalars(sa.select(Event).where(Event.case_id == row.id, Event.element_id.is_not(None))
@@ -123,13 +128,12 @@ def case_diagram(engine, s, row: Case, wf, process: str | None) -> dict:
     mine = [e for e in events if shown in owners(e)]
     elements = element_states(mine)
     by_id = {e["element_id"]: e for e in elements}
-    for call_id in live_calls:
-        el = by_id.get(call_id)
+    for element_id, (element_name, kind) in live.items():
+        el = by_id.get(element_id)
         if el is None:
-            ts = next((c for c in structure.calls.get(shown, []) if c.bpmn_id == call_id), None)
-            el = by_id[call_id] = {"element_id": call_id, "element_name": getattr(ts, "bpmn_name", None),
-                                   "element_type": "CallActivity", "state": None, "active": 0, "times_completed": 0,
-                                   "first_completed_at": None, "last_completed_at": None, "completions": []}
+            el = by_id[element_id] = {"element_id": element_id, "element_name": element_name,
+                                      "element_type": kind, "state": None, "active": 0, "times_completed": 0,
+                                      "first_completed_at": None, "last_completed_at": None, "completions": []}
             elements.append(el)
         el["active"] += 1
         el["state"] = "error" if el["state"] == "error" else "active"

@@ -12,19 +12,24 @@ from playwright.sync_api import expect
 
 from ..api.conftest import PASSWORD
 from ..scenarios.harness import PEOPLE, Driver
-from ..scenarios.test_accreditation import to_committee, to_desk_review
+from ..scenarios.test_accreditation import awarded, to_committee, to_desk_review
 from .test_accessibility import AXE, _serious
 
 
 @pytest.fixture(scope="module")
-def at_committee(shipped_site):
-    """An accreditation of lab-a driven (engine API) through eligibility, desk review and inspection: the
-    committee decision waits inside the 'Decision and appeal' phase."""
+def drive(shipped_site):
+    """Cases of lab-a driven through the engine API (the scenarios' driver), its people as users."""
     svc = shipped_site.services
     for key in ("lead", "insp2", "cody", "cleo"):
         actor = PEOPLE[key]
         svc.identity.create_user(actor.username, PASSWORD, sorted(actor.roles), display_name=actor.display_name)
-    drive = Driver(svc.engine, svc.workspace, clock=None)
+    return Driver(svc.engine, svc.workspace, clock=None)
+
+
+@pytest.fixture(scope="module")
+def at_committee(drive):
+    """An accreditation of lab-a driven (engine API) through eligibility, desk review and inspection: the
+    committee decision waits inside the 'Decision and appeal' phase."""
     case = to_desk_review(drive)
     to_committee(drive, case, citations=[{"standard": "B5.1", "finding": "Labels fade in the freezer",
                                           "severity": "minor"}])
@@ -60,6 +65,27 @@ def test_the_case_page_names_the_waiting_task_and_the_running_phase(web, shipped
     expect(page.locator("#diagram")).to_have_attribute("data-process", "inspection")
     expect(page.locator("#steps")).to_contain_text("Write inspection report: completed")
     assert not [s for s in _steps(page) if s.startswith("Accreditation requested")], _steps(page)
+    web.assert_no_errors()
+
+
+def test_an_awarded_case_says_what_it_waits_for(web, shipped_site, drive):
+    """Awarded, the case waits in its maintenance phase on timers and a message, no person's task open: the
+    summary's current step names them inside the phase, and the phase's diagram marks them waiting."""
+    case_id = awarded(drive).id
+    page = web.page
+    web.sign_in("applicant", path=f"/cases/{case_id}")
+    summary = page.locator("#case-meta")
+    expect(summary).to_contain_text("Certificate number")
+    expect(summary).to_contain_text("Awarded on")
+    expect(summary).to_contain_text("Expires on")
+    expect(summary).to_contain_text("Current step")
+    expect(summary).to_contain_text("Maintain accreditation, waiting for: ")
+    expect(summary).to_contain_text("Surveillance interval elapsed")
+    page.get_by_role("link", name="open the diagram of Maintain accreditation").click()
+    expect(page.locator("#diagram")).to_have_attribute("data-process", "accreditation_maintenance")
+    expect(page.locator('#diagram g.djs-element[data-element-id="surveillance_timer"]')).to_have_class(
+        re.compile(r"accredit-active"))
+    expect(page.locator("#steps")).to_contain_text("Accreditation expires: waiting now")
     web.assert_no_errors()
 
 

@@ -33,6 +33,27 @@
       diagram(null),
       history(),
     ]);
+    // no person's task open: the current step is what the case waits for (a timer, a message), inside
+    // the phases (called processes) running now
+    if (theCase.status === 'running' && !(theCase.tasks && theCase.tasks.length)) {
+      const waiting = await waitingFor(null, 0);
+      if (waiting.length) showCase(theCase, waiting.join('; '));
+    }
+  }
+
+  /** Names of what waits now in `process` (null: the case's own), following running call activities. */
+  async function waitingFor(process, depth) {
+    const query = process ? `?process=${encodeURIComponent(process)}` : '';
+    const d = await api('GET', `/api/cases/${encodeURIComponent(caseId)}/diagram${query}`);
+    const calls = Object.fromEntries(d.calls.map((c) => [c.element_id, c]));
+    const out = [];
+    for (const e of d.elements) {
+      if (e.state !== 'active' || !e.element_name) continue;
+      const call = calls[e.element_id];
+      const inner = call && depth < 5 ? await waitingFor(call.called_element, depth + 1) : [];
+      out.push(inner.length ? `${e.element_name}, waiting for: ${inner.join(', ')}` : e.element_name);
+    }
+    return out;
   }
 
   async function attachments() {
@@ -93,7 +114,7 @@
     }
   }
 
-  function showCase(c) {
+  function showCase(c, waiting) {
     document.title = `${c.business_key} · accredit`;
     document.getElementById('case-title').textContent = `Case ${c.business_key}`;
     meta(document.getElementById('case-meta'), [
@@ -109,7 +130,8 @@
       ['Certificate number', (c.data || {}).certificate_number],
       ['Awarded on', (c.data || {}).award_date],
       ['Expires on', (c.data || {}).accreditation_expires_on],
-      ['Current step', c.tasks && c.tasks.length ? [...new Set(c.tasks.map((t) => t.name || t.element_id))].join(', ') : null],
+      ['Current step', c.tasks && c.tasks.length ? [...new Set(c.tasks.map((t) => t.name || t.element_id))].join(', ')
+        : waiting],
     ]);
     if (c.tasks && c.tasks.length) {
       document.getElementById('open-tasks-title').hidden = false;
