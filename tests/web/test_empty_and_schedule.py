@@ -75,3 +75,9 @@ def test_a_laboratory_with_nothing_waiting_sees_what_to_start_once(web, shipped_
     expect(page.locator("#getting-started")).to_be_visible()
     expect(page.locator("#inbox-empty")).to_be_hidden()
     web.assert_no_errors()
+
+
+def test_the_header_names_the_role_in_words(web, shipped_site):
+    _sign_in(web, "quinn", "/")
+    expect(web.page.locator("#who-name")).to_have_text("Quinn (quality manager)")  # not "quality_manager"
+    web.assert_no_errors()
