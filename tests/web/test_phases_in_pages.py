@@ -98,6 +98,16 @@ def test_the_committee_decides_seeing_the_inspection(web, shipped_site, at_commi
     page.get_by_label("Password").fill(PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     expect(page.locator("#task-title")).to_have_text("Committee decision")
+    # the task's process by the name its diagram gives it (the phase), and the case by its business key
+    meta = page.locator("#task-meta")
+    expect(meta).to_contain_text("Decision and appeal")
+    expect(meta).not_to_contain_text("accreditation_decision")
+    expect(meta.get_by_role("link", name=shipped_site.case(at_committee)["business_key"])).to_be_visible()
+    page.locator("#claim").click()
+    expect(meta).to_contain_text("cody.web")  # claimed: the names stay
+    expect(meta).to_contain_text("Decision and appeal")
+    page.locator("#release").click()
+    expect(meta).not_to_contain_text("cody.web")
     context = page.locator("#context")
     expect(context).to_contain_text("Inspection report")
     expect(context).to_contain_text("Labels fade in the freezer")
