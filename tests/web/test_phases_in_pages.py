@@ -45,6 +45,7 @@ def test_the_case_page_names_the_waiting_task_and_the_running_phase(web, shipped
     web.sign_in("coordinator", path=f"/cases/{at_committee}")
     expect(page.locator("#case-meta")).to_contain_text("Current step")
     expect(page.locator("#case-meta")).to_contain_text("Committee decision")
+    expect(page.locator("#case-meta")).to_contain_text("Accreditation cycle, version 1")  # not the key
     phase = page.locator('#diagram g.djs-element[data-element-id="decision_phase"]')
     expect(phase).to_have_class(re.compile(r"accredit-active"))
     expect(page.locator('#diagram g.djs-element[data-element-id="inspection_phase"]')).to_have_class(

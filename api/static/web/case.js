@@ -35,10 +35,9 @@
     ]);
     // no person's task open: the current step is what the case waits for (a timer, a message), inside
     // the phases (called processes) running now
-    if (theCase.status === 'running' && !(theCase.tasks && theCase.tasks.length)) {
-      const waiting = await waitingFor(null, 0);
-      if (waiting.length) showCase(theCase, waiting.join('; '));
-    }
+    let waiting = [];
+    if (theCase.status === 'running' && !(theCase.tasks && theCase.tasks.length)) waiting = await waitingFor(null, 0);
+    showCase(theCase, waiting.length ? waiting.join('; ') : null);  // with the process's name from its diagram
   }
 
   /** Names of what waits now in `process` (null: the case's own), following running call activities. */
@@ -121,7 +120,7 @@
       ['Status', el('span', {class: `status ${c.status}`}, c.status)],
       ['Outcome', c.outcome || (c.status === 'running' ? '— (running)' : '—')],
       ['Business key', c.business_key],
-      ['Process', `${c.process_key}, version ${c.definition_version}`],
+      ['Process', `${processName || c.process_key}, version ${c.definition_version}`],
       ['Organisation', c.organisation_id],
       ['Started', utc(c.created_at)],
       ['Ended', c.ended_at ? utc(c.ended_at) : null],
@@ -145,6 +144,7 @@
 
   // the diagram shown now, and the path of call activities opened to reach it (the breadcrumb)
   const trail = [];
+  let processName = null;  // the case's process as its diagram names it
   let viewer = null;
 
   /** Show the diagram of `process` (null: the case's own) with its done / waiting steps. A call activity
@@ -162,6 +162,7 @@
       else trail.push({process: d.process, name: from || d.process_name});
     } else {
       trail.splice(0, trail.length, {process: d.process, name: d.process_name});
+      processName = d.process_name;
     }
     crumbs();
     note.hidden = true;
