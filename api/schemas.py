@@ -72,6 +72,8 @@ class FormSchema(Schema):
 
 
 class TaskDetailSchema(TaskSchema):
+    process_name = fields.String(allow_none=True, metadata={"description": "the name the diagram gives the "
+                                                             "process the task is in (a phase: its own)"})
     form = fields.Nested(FormSchema)
 
 

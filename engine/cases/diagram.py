@@ -9,7 +9,8 @@ its parent's diagram, so its elements belong to the diagram process that contain
 Which process an event's element belongs to: the task it names, when the workflow still holds it (the
 task's sub-workflow); else the inbox row of a person's task (its ``process_key``); else — a finished task
 that pruning removed (:mod:`engine.workflow.pruning`) — the diagram processes whose specs have an element of that
-id (element ids are unique within a process; when several processes share one, each is marked).
+id and name (element ids are unique within a process; when several processes share an id and a name, each
+is marked).
 """
 from __future__ import annotations
 
@@ -24,6 +25,8 @@ from engine.storage.models import Case, Event, HumanTask
 from engine.workflow.workflow_state import all_tasks, element_type
 
 _LIVE = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+#: elements marked waiting from the workflow itself (a person's task is marked from its task.ready event)
+_WAITING_TYPES = frozenset({"CallActivity", "IntermediateCatchEvent", "ReceiveTask"})
 
 
 class Structure:
@@ -54,10 +57,20 @@ class Structure:
                     self.reachable.add(call.spec)
                     frontier.append(call.spec)
         self.elements: dict[str, set[str]] = {}  # element id -> diagram processes with such an element
+        self.named: dict[tuple, set[str]] = {}  # (element id, name) -> diagram processes with such an element
         for name, sp in self.specs.items():
             for ts in sp.task_specs.values():
                 if getattr(ts, "bpmn_id", None) is not None:
                     self.elements.setdefault(ts.bpmn_id, set()).add(self.owner(name))
+                    self.named.setdefault((ts.bpmn_id, ts.bpmn_name), set()).add(self.owner(name))
+
+    def holders(self, element_id: str, element_name: str | None) -> set[str]:
+        """The diagram processes an element of a finished (pruned) task belongs to: by id, narrowed by its
+        name when several processes share the id (each phase of a split library has its own 'start')."""
+        by_id = self.elements.get(element_id, set())
+        if len(by_id) < 2:
+            return by_id
+        return self.named.get((element_id, element_name)) or by_id
 
     def owner(self, spec_name: str) -> str:
         """The diagram process a spec is drawn in (an embedded sub-process: the process containing it)."""
@@ -92,13 +105,16 @@ def case_diagram(engine, s, row: Case, wf, process: str | None) -> dict:
     found = process_file(engine.specs.files(row.definition), shown)
     # which diagram process each task of the case belongs to
     task_process: dict[str, set[str]] = {}
-    live_calls: set[str] = set()  # call activity ids running now, in the shown process
+    # what waits now in the shown process without a person's task: call activities running, and events
+    # waiting for a timer or a message (their events only say when they completed)
+    live: dict[str, tuple] = {}  # element id -> (name, type)
     if wf is not None:
         for task in all_tasks(wf):
             owner = structure.owner(task.workflow.spec.name)
             task_process[str(task.id)] = {owner}
-            if owner == shown and task.state in _LIVE and element_type(task.task_spec) == "CallActivity":
-                live_calls.add(task.task_spec.bpmn_id)
+            kind = element_type(task.task_spec)
+            if owner == shown and task.state in _LIVE and kind in _WAITING_TYPES:
+                live[task.task_spec.bpmn_id] = (getattr(task.task_spec, "bpmn_name", None), kind)
     for tid, key in s.execute(sa.select(HumanTask.id, HumanTask.process_key).where(HumanTask.case_id == row.id)):
         task_process.setdefault(tid, {structure.owner(key)})
     events = s.scalars(sa.select(Event).where(Event.case_id == row.id, Event.element_id.is_not(None))
@@ -107,18 +123,17 @@ def case_diagram(engine, s, row: Case, wf, process: str | None) -> dict:
     def owners(e: Event):
         if e.task_id and e.task_id in task_process:
             return task_process[e.task_id]
-        return structure.elements.get(e.element_id, ())
+        return structure.holders(e.element_id, e.element_name)
 
     mine = [e for e in events if shown in owners(e)]
     elements = element_states(mine)
     by_id = {e["element_id"]: e for e in elements}
-    for call_id in live_calls:
-        el = by_id.get(call_id)
+    for element_id, (element_name, kind) in live.items():
+        el = by_id.get(element_id)
         if el is None:
-            ts = next((c for c in structure.calls.get(shown, []) if c.bpmn_id == call_id), None)
-            el = by_id[call_id] = {"element_id": call_id, "element_name": getattr(ts, "bpmn_name", None),
-                                   "element_type": "CallActivity", "state": None, "active": 0, "times_completed": 0,
-                                   "first_completed_at": None, "last_completed_at": None, "completions": []}
+            el = by_id[element_id] = {"element_id": element_id, "element_name": element_name,
+                                      "element_type": kind, "state": None, "active": 0, "times_completed": 0,
+                                      "first_completed_at": None, "last_completed_at": None, "completions": []}
             elements.append(el)
         el["active"] += 1
         el["state"] = "error" if el["state"] == "error" else "active"

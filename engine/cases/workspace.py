@@ -128,10 +128,12 @@ class Workspace:
             row = s.get(HumanTask, task_id)
             if row is None:
                 raise NotFound(f"task {task_id} does not exist", task_id=task_id)
-            self._task_case(actor, row, s)
+            case = self._task_case(actor, row, s)
             may_see_values = sees_all_cases(actor) or bool(s.scalar(sa.select(sa.func.count(HumanTask.id)).where(
                 HumanTask.id == task_id, actionable_tasks(actor))))
-            detail = dict(vars(TaskView.of(row)), overdue=TaskView.of(row).overdue)
+            detail = dict(vars(TaskView.of(row)), overdue=TaskView.of(row).overdue, business_key=case.business_key)
+            spec, subs = self.engine.specs.of(case.definition)  # the name its diagram gives the process
+            detail["process_name"] = getattr({spec.name: spec, **subs}.get(row.process_key), "description", None)
             detail["form"] = self.engine.task_form(task_id, s, with_data=may_see_values)
             return detail
 

@@ -108,3 +108,31 @@ def test_nested_calls_each_with_their_own_state(db, actors, tmp_path):
     for key in ("inner", "middle", "outer"):
         states = _states(w.case_diagram(alice, case.id, None if key == "outer" else key))
         assert states["end"] == "completed" and "active" not in states.values(), (key, states)
+
+
+def test_each_phase_start_event_counts_in_its_own_diagram(drive):
+    """Every phase of the split library has a start event of id 'start': once its task is pruned, the event
+    counts in the process whose element has that id *and name*, not in every process with a 'start'."""
+    case = to_desk_review(drive)
+    to_committee(drive, case)
+    carol = drive.people["carol"]
+    top = {e["element_id"]: e for e in drive.workspace.case_diagram(carol, case.id)["elements"]}
+    assert top["start"]["element_name"] == "Accreditation requested"
+    assert top["start"]["times_completed"] == 1
+    stage = {e["element_id"]: e for e in drive.workspace.case_diagram(carol, case.id, "accreditation_inspection")["elements"]}
+    assert stage["start"]["element_name"] == "Application complete" and stage["start"]["times_completed"] == 1
+
+
+def test_events_waiting_for_a_timer_or_a_message_are_marked_waiting(drive):
+    """An awarded accreditation waits in its maintenance phase on timers and a message, with no person's
+    task: the phase's diagram marks those events as waiting now (it showed nothing waiting)."""
+    from .test_accreditation import awarded
+
+    case = awarded(drive)
+    carol = drive.people["carol"]
+    assert _states(drive.workspace.case_diagram(carol, case.id))["maintenance_phase"] == "active"
+    phase = drive.workspace.case_diagram(carol, case.id, "accreditation_maintenance")
+    waiting = {e["element_id"]: e["element_name"] for e in phase["elements"] if e["state"] == "active"}
+    assert waiting == {"surveillance_timer": "Surveillance interval elapsed", "annual_timer": "Anniversary",
+                       "renewal_opens_timer": "Renewal opens", "expiry_timer": "Accreditation expires",
+                       "catch_change_notification": "Change notified"}

@@ -195,6 +195,8 @@ def test_an_accreditation_from_application_to_award_through_the_pages(browser, s
     expect(page.locator("#context")).to_contain_text("Product labelling")
     cody.field("decision").select_option(label="Grant pending corrections")
     cody.field("decision_reason").fill("Fix the labels.")
+    expect(cody.field("correction_deadline").locator("option")).to_have_text(
+        ["— choose —", "14 days", "30 days", "60 days", "90 days"])  # not an ISO 8601 duration to type
     cody.shot("task-committee-decision")
     cody.submit(sign=True)
     cody.close()
@@ -208,6 +210,9 @@ def test_an_accreditation_from_application_to_award_through_the_pages(browser, s
     alice.submit()
     page = carol.open_task("Verify corrections")
     expect(page.locator("#context")).to_contain_text("Freezer-grade labels")
+    # the committee's deadline reads in words (the diagram's default applied: nobody chose one), not "P30D"
+    expect(page.locator("#context")).to_contain_text("30 days")
+    expect(page.locator("#context")).not_to_contain_text("P30D")
     carol.field("verification").select_option(label="Accepted")
     carol.submit(sign=True)
 

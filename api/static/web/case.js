@@ -33,6 +33,26 @@
       diagram(null),
       history(),
     ]);
+    // no person's task open: the current step is what the case waits for (a timer, a message), inside
+    // the phases (called processes) running now
+    let waiting = [];
+    if (theCase.status === 'running' && !(theCase.tasks && theCase.tasks.length)) waiting = await waitingFor(null, 0);
+    showCase(theCase, waiting.length ? waiting.join('; ') : null);  // with the process's name from its diagram
+  }
+
+  /** Names of what waits now in `process` (null: the case's own), following running call activities. */
+  async function waitingFor(process, depth) {
+    const query = process ? `?process=${encodeURIComponent(process)}` : '';
+    const d = await api('GET', `/api/cases/${encodeURIComponent(caseId)}/diagram${query}`);
+    const calls = Object.fromEntries(d.calls.map((c) => [c.element_id, c]));
+    const out = [];
+    for (const e of d.elements) {
+      if (e.state !== 'active' || !e.element_name) continue;
+      const call = calls[e.element_id];
+      const inner = call && depth < 5 ? await waitingFor(call.called_element, depth + 1) : [];
+      out.push(inner.length ? `${e.element_name}, waiting for: ${inner.join(', ')}` : e.element_name);
+    }
+    return out;
   }
 
   async function attachments() {
@@ -93,14 +113,14 @@
     }
   }
 
-  function showCase(c) {
+  function showCase(c, waiting) {
     document.title = `${c.business_key} · accredit`;
     document.getElementById('case-title').textContent = `Case ${c.business_key}`;
     meta(document.getElementById('case-meta'), [
       ['Status', el('span', {class: `status ${c.status}`}, c.status)],
       ['Outcome', c.outcome || (c.status === 'running' ? '— (running)' : '—')],
       ['Business key', c.business_key],
-      ['Process', `${c.process_key}, version ${c.definition_version}`],
+      ['Process', `${processName || c.process_key}, version ${c.definition_version}`],
       ['Organisation', c.organisation_id],
       ['Started', utc(c.created_at)],
       ['Ended', c.ended_at ? utc(c.ended_at) : null],
@@ -109,7 +129,8 @@
       ['Certificate number', (c.data || {}).certificate_number],
       ['Awarded on', (c.data || {}).award_date],
       ['Expires on', (c.data || {}).accreditation_expires_on],
-      ['Current step', c.tasks && c.tasks.length ? [...new Set(c.tasks.map((t) => t.name || t.element_id))].join(', ') : null],
+      ['Current step', c.tasks && c.tasks.length ? [...new Set(c.tasks.map((t) => t.name || t.element_id))].join(', ')
+        : waiting],
     ]);
     if (c.tasks && c.tasks.length) {
       document.getElementById('open-tasks-title').hidden = false;
@@ -123,6 +144,7 @@
 
   // the diagram shown now, and the path of call activities opened to reach it (the breadcrumb)
   const trail = [];
+  let processName = null;  // the case's process as its diagram names it
   let viewer = null;
 
   /** Show the diagram of `process` (null: the case's own) with its done / waiting steps. A call activity
@@ -140,6 +162,7 @@
       else trail.push({process: d.process, name: from || d.process_name});
     } else {
       trail.splice(0, trail.length, {process: d.process, name: d.process_name});
+      processName = d.process_name;
     }
     crumbs();
     note.hidden = true;

@@ -87,7 +87,8 @@ const Accredit = (() => {
     if (document.body.dataset.signedIn !== 'true') return null;  // no session cookie: no 401 in the console
     try {
       const user = await api('GET', '/api/me');
-      document.getElementById('who-name').textContent = `${user.display_name || user.username} (${user.roles.join(', ')})`;
+      document.getElementById('who-name').textContent =
+        `${user.display_name || user.username} (${user.roles.map((r) => r.replace(/_/g, ' ')).join(', ')})`;  // words, not keys
       document.getElementById('who').hidden = false;
       document.getElementById('nav').hidden = false;
       // links for some roles only (data-roles="a b"): a convenience, the API still decides what each may read

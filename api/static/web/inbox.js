@@ -88,9 +88,15 @@
     await businessKeys(result.items);
     state.total = result.total;
     body.replaceChildren(...result.items.map(row));
-    document.getElementById('inbox-empty').hidden = result.items.length > 0;
-    await gettingStarted(result.total === 0 && state.page === 1 && query().get('scope') === 'all'
-      && !query().has('overdue'));
+    const unfiltered = state.page === 1 && query().get('scope') === 'all' && !query().has('overdue');
+    const started = await gettingStarted(result.total === 0 && unfiltered);
+    const empty = document.getElementById('inbox-empty');
+    // an empty inbox says what to do: what this role may start (the card), or where work shows up
+    empty.textContent = unfiltered
+      ? 'Nothing is waiting for you now. A task appears here when a case reaches a step for your role; '
+        + 'Cases lists the cases you may see and Schedule shows what is coming.'
+      : 'No tasks match these filters. Choose "All my tasks" and clear "Overdue only" to see every task.';
+    empty.hidden = result.items.length > 0 || started;
     document.getElementById('tasks').hidden = result.items.length === 0;
     const pages = Math.max(1, Math.ceil(result.total / PER_PAGE));
     document.getElementById('inbox-count').textContent =
@@ -104,13 +110,14 @@
   /** An empty inbox tells a new user what they can start (from the diagrams, GET /api/catalogue). */
   async function gettingStarted(empty) {
     const box = document.getElementById('getting-started');
-    if (!empty) { box.hidden = true; return; }
+    if (!empty) { box.hidden = true; return false; }
     const catalogue = await api('GET', '/api/catalogue');
-    if (!catalogue.processes.length) { box.hidden = true; return; }
+    if (!catalogue.processes.length) { box.hidden = true; return false; }
     document.getElementById('getting-started-list').replaceChildren(...catalogue.processes.map((p) => el('li', {},
       el('a', {href: `/start#process-${encodeURIComponent(p.key)}`}, p.name),
       p.description ? el('span', {class: 'muted'}, ` — ${p.description}`) : null)));
     box.hidden = false;
+    return true;
   }
 
   function row(task) {

@@ -34,12 +34,20 @@
       return el('tr', {class: overdue ? 'overdue' : null, dataset: {kind: r.kind}},
         el('td', {class: 'nowrap'}, utc(r.due_at), overdue ? el('span', {class: 'badge overdue'}, 'overdue') : null),
         el('td', {}, KINDS[r.kind] || r.kind),
-        el('td', {}, r.task_id ? el('a', {href: `/tasks/${encodeURIComponent(r.task_id)}`}, r.task_name || r.name)
-          : (r.name || r.element_id)),
+        // a link only to a person's task (a timer on a multi-instance step names no single task to open)
+        el('td', {}, r.task_id && r.task_name
+          ? el('a', {href: `/tasks/${encodeURIComponent(r.task_id)}`}, r.task_name) : (r.name || r.element_id)),
         el('td', {}, el('a', {href: `/cases/${encodeURIComponent(r.case_id)}`}, r.business_key || r.case_id)),
         el('td', {}, r.organisation_id || '—'));
     }));
     document.getElementById('schedule-count').textContent = `${rows.length} date${rows.length === 1 ? '' : 's'}`;
+    document.getElementById('schedule-list').hidden = rows.length === 0;
+    const empty = document.getElementById('schedule-empty');
+    empty.textContent = kind || org
+      ? 'No dates match these filters. Choose "All kinds" and clear the organisation to see every date.'
+      : 'Nothing is scheduled for the cases you may see. Dates appear here when a case waits for a deadline, '
+        + 'an audit, an annual report, a renewal or an expiry.';
+    empty.hidden = rows.length > 0;
   }
 
   async function forCause(event) {

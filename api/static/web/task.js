@@ -92,8 +92,8 @@
 
   function metaPairs() {
     return [
-      ['Case', el('a', {href: `/cases/${encodeURIComponent(task.case_id)}`}, 'open the case')],
-      ['Process', task.process_key],
+      ['Case', el('a', {href: `/cases/${encodeURIComponent(task.case_id)}`}, task.business_key || 'open the case')],
+      ['Process', task.process_name || task.process_key],
       ['Role', task.role],
       ['Status', task.status],
       ['Due', task.due_at ? el('span', {}, utc(task.due_at),
@@ -182,7 +182,9 @@
 
   async function act(what, body, message) {
     try {
-      task = await api('POST', `/api/tasks/${encodeURIComponent(taskId)}/${what}`, body);
+      // the answer is the task without its form and names: keep what the page read first
+      task = {...task, ...await api('POST', `/api/tasks/${encodeURIComponent(taskId)}/${what}`, body),
+              process_name: task.process_name, business_key: task.business_key};
     } catch (e) {
       if (!(e instanceof ApiError)) throw e;
       Accredit.showError(e.message);
