@@ -221,13 +221,7 @@ class Identity:
         The attempt is counted before the password is verified (engine/users/throttle.py), and argon2 runs outside
         any transaction, so parallel guesses are held to the limit and a flood of them never holds a write
         lock others wait for. A refusal is raised only after its event is committed."""
-        with self.db.write() as s:
-            attempt = throttle.begin(s, "login", username, source, LOGIN_LIMIT)
-            if attempt is None:
-                history.record_system(s, username, "login.throttled", {"source": source})
-        if attempt is None:
-            raise TooManyAttempts(f"too many failed logins; try again in {FAILED_LOGIN_WINDOW.seconds // 60} "
-                                  "minutes", retry_after=int(FAILED_LOGIN_WINDOW.total_seconds()))
+        attempt = self._begin_attempt("login", username, source, LOGIN_LIMIT, {"source": source})
         user_id, ok, rehash = self._check_password(username, password)
         with self.db.write() as s:
             throttle.finish(s, attempt, ok)
@@ -242,6 +236,18 @@ class Identity:
         if not ok:
             raise AuthenticationFailed("wrong username or password")
         return actor
+
+    def _begin_attempt(self, kind: str, username: str, source: str | None, limit: int, details: dict):
+        """Count a password check of ``kind`` (login, signature) before it runs, in its own transaction; past
+        the limit, record ``<kind>.throttled`` and raise TooManyAttempts."""
+        with self.db.write() as s:
+            attempt = throttle.begin(s, kind, username, source, limit)
+            if attempt is None:
+                history.record_system(s, username, f"{kind}.throttled", details)
+        if attempt is None:
+            raise TooManyAttempts(f"too many failed {kind}s; try again in {FAILED_LOGIN_WINDOW.seconds // 60} "
+                                  "minutes", retry_after=int(FAILED_LOGIN_WINDOW.total_seconds()))
+        return attempt
 
     def _check_password(self, username: str, password: str) -> tuple[int | None, bool, str | None]:
         """(user id, password right, new hash if the stored one needs an upgrade) — no transaction held while
@@ -262,13 +268,7 @@ class Identity:
     def check_signature_password(self, username: str, password: str, details: dict) -> None:
         """Re-check the password of a signer (throttled like sign-in, per user). Raises TooManyAttempts or
         AuthenticationFailed after recording ``signature.throttled`` / ``signature.failed``."""
-        with self.db.write() as s:
-            attempt = throttle.begin(s, "signature", username, None, SIGNATURE_LIMIT)
-            if attempt is None:
-                history.record_system(s, username, "signature.throttled", details)
-        if attempt is None:
-            raise TooManyAttempts(f"too many failed signatures; try again in {FAILED_LOGIN_WINDOW.seconds // 60} "
-                                  "minutes", retry_after=int(FAILED_LOGIN_WINDOW.total_seconds()))
+        attempt = self._begin_attempt("signature", username, None, SIGNATURE_LIMIT, details)
         _, ok, _ = self._check_password(username, password)
         with self.db.write() as s:
             throttle.finish(s, attempt, ok)
