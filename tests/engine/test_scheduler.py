@@ -257,7 +257,7 @@ def test_a_case_that_cannot_be_loaded_is_recorded_and_the_rest_of_the_batch_fire
 
 DOUBLE_FIRE_SCRIPT = """
 import os, sys
-from engine import timers
+from engine.cases import timers
 from engine.storage.db import Database
 from engine.cases.services import Engine
 engine = Engine(Database(os.environ["DATABASE_URL"]))
