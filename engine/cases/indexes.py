@@ -32,19 +32,20 @@ def _by_due(timer_row: tuple):
     return timer_row[4], timer_row[0]
 
 
-def index_rows(row: Case, wf) -> tuple[set, set]:
-    """The timer and message_subscription rows the workflow's pending events call for, as hashable tuples."""
-    timers, messages = pending_events(wf)
+def index_rows(row: Case, wf, pending=None) -> tuple[set, set]:
+    """The timer and message_subscription rows the workflow's pending events (``pending``, if the caller has
+    them: each timer's due date is an expression evaluated again on every call) call for, as hashable tuples."""
+    timers, messages = pending if pending is not None else pending_events(wf)
     return ({(str(t.task.id), t.task.task_spec.bpmn_id, t.task.task_spec.bpmn_name, t.kind, t.due_at,
               str(t.attached_to.id) if t.attached_to is not None else None, t.interrupting) for t in timers},
             {(str(m.task.id), m.task.task_spec.bpmn_id, m.name, row.organisation_id) for m in messages})
 
 
-def write_index_rows(s: Session, loaded: Loaded) -> None:
+def write_index_rows(s: Session, loaded: Loaded, pending=None) -> None:
     """Bring the case's timer and message_subscription rows to the workflow's pending events, writing only
     what changed (most steps change neither)."""
     row = loaded.row
-    timers, messages = index_rows(row, loaded.wf)
+    timers, messages = index_rows(row, loaded.wf, pending)
     gone_timers = [t[0] for t in loaded.timer_rows - timers]
     gone_messages = [m[0] for m in loaded.message_rows - messages]
     # index rows are never loaded as objects in an operation: no identity map to synchronise

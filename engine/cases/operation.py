@@ -269,12 +269,13 @@ class Operation:
         before = loaded.before
         history.record_diff(self.s, loaded, self.actor, snapshot(wf))
         caseteam.update(self, loaded, before)  # who is on the case, as the diagram declares it
-        timers, _ = pending_events(wf)
+        pending = pending_events(wf)  # once per save: the inbox's due dates and the index rows
+        timers = pending[0]
         ready = ready_human_tasks(wf)
         existing = self._ready_rows(loaded)  # read once; notify_fired then finds its tasks in the identity map
         indexes.notify_fired(self.s, loaded, now)
         self._write_inbox(loaded, ready, timers, now, existing)
-        indexes.write_index_rows(self.s, loaded)
+        indexes.write_index_rows(self.s, loaded, pending)
         status, outcome, ended_at = row.status, row.outcome, row.ended_at
         if wf.completed and status == "running":
             status, outcome, ended_at = "completed", end_event_reached(wf), now
