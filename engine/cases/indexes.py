@@ -17,36 +17,43 @@ from engine.workflow.workflow_state import pending_events
 if TYPE_CHECKING:
     from .operation import Loaded
 
+# the statements, built once (Core on the session's connection: no ORM statement handling per save)
+_timer, _message = Timer.__table__, MessageSubscription.__table__
+_DELETE_TIMERS = _timer.delete().where(_timer.c.case_id == sa.bindparam("case_id"),
+                                       _timer.c.task_id.in_(sa.bindparam("task_ids", expanding=True)))
+_DELETE_MESSAGES = _message.delete().where(_message.c.case_id == sa.bindparam("case_id"),
+                                           _message.c.task_id.in_(sa.bindparam("task_ids", expanding=True)))
+_INSERT_TIMERS, _INSERT_MESSAGES = _timer.insert(), _message.insert()
+_INSERT_NOTIFICATIONS = Notification.__table__.insert()
+
 
 def _by_due(timer_row: tuple):
     """Timer index rows in due order (then task id): the ids they get follow the order they fire in."""
     return timer_row[4], timer_row[0]
 
 
-def index_rows(row: Case, wf) -> tuple[set, set]:
-    """The timer and message_subscription rows the workflow's pending events call for, as hashable tuples."""
-    timers, messages = pending_events(wf)
+def index_rows(row: Case, wf, pending=None) -> tuple[set, set]:
+    """The timer and message_subscription rows the workflow's pending events (``pending``, if the caller has
+    them: each timer's due date is an expression evaluated again on every call) call for, as hashable tuples."""
+    timers, messages = pending if pending is not None else pending_events(wf)
     return ({(str(t.task.id), t.task.task_spec.bpmn_id, t.task.task_spec.bpmn_name, t.kind, t.due_at,
               str(t.attached_to.id) if t.attached_to is not None else None, t.interrupting) for t in timers},
             {(str(m.task.id), m.task.task_spec.bpmn_id, m.name, row.organisation_id) for m in messages})
 
 
-def write_index_rows(s: Session, loaded: Loaded) -> None:
+def write_index_rows(s: Session, loaded: Loaded, pending=None) -> None:
     """Bring the case's timer and message_subscription rows to the workflow's pending events, writing only
     what changed (most steps change neither)."""
     row = loaded.row
-    timers, messages = index_rows(row, loaded.wf)
+    timers, messages = index_rows(row, loaded.wf, pending)
     gone_timers = [t[0] for t in loaded.timer_rows - timers]
     gone_messages = [m[0] for m in loaded.message_rows - messages]
     # index rows are never loaded as objects in an operation: no identity map to synchronise
-    plain = {"synchronize_session": False}
+    conn = s.connection()
     if gone_timers:
-        s.execute(sa.delete(Timer).where(Timer.case_id == row.id, Timer.task_id.in_(gone_timers)),
-                  execution_options=plain)
+        conn.execute(_DELETE_TIMERS, {"case_id": row.id, "task_ids": gone_timers})
     if gone_messages:
-        s.execute(sa.delete(MessageSubscription).where(MessageSubscription.case_id == row.id,
-                                                       MessageSubscription.task_id.in_(gone_messages)),
-                  execution_options=plain)
+        conn.execute(_DELETE_MESSAGES, {"case_id": row.id, "task_ids": gone_messages})
     # new index rows in one INSERT per table (no objects: nothing in the operation reads them back)
     new_timers = [{"case_id": row.id, "task_id": task_id, "element_id": element_id, "name": name, "kind": kind,
                    "due_at": due_at, "attached_to": attached_to, "interrupting": interrupting}
@@ -56,9 +63,9 @@ def write_index_rows(s: Session, loaded: Loaded) -> None:
                      "element_id": element_id, "name": name}
                     for task_id, element_id, name, organisation_id in sorted(messages - loaded.message_rows)]
     if new_timers:
-        s.execute(sa.insert(Timer), new_timers)
+        conn.execute(_INSERT_TIMERS, new_timers)
     if new_messages:
-        s.execute(sa.insert(MessageSubscription), new_messages)
+        conn.execute(_INSERT_MESSAGES, new_messages)
     loaded.timer_rows, loaded.message_rows = timers, messages
 
 
@@ -86,4 +93,4 @@ def notify_fired(s: Session, loaded: Loaded, now) -> None:
                   f"{'reached its deadline' if interrupting else 'is waiting for you'} "
                   f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))
     if notes:  # one INSERT, no objects: nothing in the operation reads the outbox back
-        s.execute(sa.insert(Notification), notes)
+        s.connection().execute(_INSERT_NOTIFICATIONS, notes)

@@ -17,7 +17,7 @@ from SpiffWorkflow.spiff.specs.event_definitions import MessageEventDefinition  
 from SpiffWorkflow.exceptions import SpiffWorkflowException
 from SpiffWorkflow.util.task import TaskState
 
-from . import caseteam, indexes
+from . import caseteam, indexes, rows
 from engine.records import history
 from engine.workflow import pruning, stepping
 from engine.actors import Actor
@@ -269,18 +269,20 @@ class Operation:
         before = loaded.before
         history.record_diff(self.s, loaded, self.actor, snapshot(wf))
         caseteam.update(self, loaded, before)  # who is on the case, as the diagram declares it
-        timers, _ = pending_events(wf)
+        pending = pending_events(wf)  # once per save: the inbox's due dates and the index rows
+        timers = pending[0]
         ready = ready_human_tasks(wf)
         existing = self._ready_rows(loaded)  # read once; notify_fired then finds its tasks in the identity map
         indexes.notify_fired(self.s, loaded, now)
         self._write_inbox(loaded, ready, timers, now, existing)
-        indexes.write_index_rows(self.s, loaded)
-        if wf.completed and row.status == "running":
-            row.status, row.outcome, row.ended_at = "completed", end_event_reached(wf), now
-            history.record(self.s, loaded, self.actor, "case.ended", data={"outcome": row.outcome})
+        indexes.write_index_rows(self.s, loaded, pending)
+        status, outcome, ended_at = row.status, row.outcome, row.ended_at
+        if wf.completed and status == "running":
+            status, outcome, ended_at = "completed", end_event_reached(wf), now
+            history.record(self.s, loaded, self.actor, "case.ended", data={"outcome": outcome})
         pruning.prune(wf)  # after the history diff: only the finished past SpiffWorkflow no longer reads
-        row.state = self.engine.serializer.dump_state(wf)
-        row.updated_at = now
+        rows.update_case(self.s, row, state=self.engine.serializer.dump_state(wf), status=status,
+                         outcome=outcome, ended_at=ended_at, updated_at=now)
 
     def _ready_rows(self, loaded: Loaded) -> dict[str, HumanTask]:
         """The case's ready inbox rows before this save writes the inbox: as the load kept them (a completion
@@ -290,33 +292,36 @@ class Operation:
         return {h.id: h for h in loaded.ready_rows}
 
     def _write_inbox(self, loaded: Loaded, ready, timers, now, existing: dict[str, HumanTask]) -> None:
+        """The inbox rows after this step, as Core statements (:mod:`engine.cases.rows`): new ready tasks
+        inserted, changed due dates, rows no longer ready closed; the objects kept in step."""
         row = loaded.row
-        kept = []
+        kept, new, due_changed = [], [], []
         for task in ready:
             tid = str(task.id)
-            props = properties(task.task_spec)
             h = existing.pop(tid, None)
-            if h is None:
-                h = HumanTask(id=tid, case_id=row.id, organisation_id=row.organisation_id,
-                              process_key=task.workflow.spec.name, element_id=task.task_spec.bpmn_id,
-                              name=task.task_spec.bpmn_name, role=task.task_spec.lane, status="ready",
-                              created_at=now, form=props.get(FORM),
-                              ui_form=props.get(UI_FORM),
-                              signature_meaning=props.get(SIGNATURE_MEANING))
-                h.assignee = self.assignee_for(loaded, task, props)
-                h.priority = int(props.get(PRIORITY, 0) or 0)
-                self.s.add(h)
             due = due_date(task, timers)
-            if due is not None:  # a fired escalation timer leaves the task overdue, not undated
-                h.due_at = due
+            if h is None:
+                props = properties(task.task_spec)
+                h = rows.new_task(id=tid, case_id=row.id, organisation_id=row.organisation_id,
+                                  process_key=task.workflow.spec.name, element_id=task.task_spec.bpmn_id,
+                                  name=task.task_spec.bpmn_name, role=task.task_spec.lane, status="ready",
+                                  created_at=now, form=props.get(FORM), ui_form=props.get(UI_FORM),
+                                  signature_meaning=props.get(SIGNATURE_MEANING),
+                                  assignee=self.assignee_for(loaded, task, props),
+                                  priority=int(props.get(PRIORITY, 0) or 0), due_at=due)
+                new.append(h)
+            elif due is not None and due != h.due_at:  # a fired escalation timer leaves the task overdue
+                due_changed.append((h, due))
             kept.append(h)
-        loaded.ready_rows = [h for h in kept if h.status == "ready"]
+        rows.insert_tasks(self.s, new)
+        rows.set_due(self.s, due_changed)
+        closed = []
         for h in existing.values():  # no longer ready: completed by this operation, or cancelled
             task = loaded.wf.get_task_from_id(uuid.UUID(h.id))
-            h.status = "completed" if task is not None and task.state == TaskState.COMPLETED else "cancelled"
-            h.completed_at = now
-            if h.status == "completed":
-                h.completed_by = self.actor.username
+            done = task is not None and task.state == TaskState.COMPLETED
+            closed.append((h, "completed" if done else "cancelled", now, self.actor.username if done else None))
+        rows.close_tasks(self.s, closed)
+        loaded.ready_rows = [h for h in kept if h.status == "ready"]
 
     def assignee_for(self, loaded: Loaded, task, props) -> str | None:
         expr = props.get(ASSIGNEE)

@@ -60,10 +60,14 @@ def record(s, loaded, actor, action, *, task=None, role=None, data=None, element
     return event
 
 
+_INSERT_EVENTS = Event.__table__.insert()
+
+
 def write_events(s, events: list[dict]) -> None:
-    """Insert event rows (column values from :func:`record`) in one statement (Core: no ORM unit of work)."""
+    """Insert event rows (column values from :func:`record`) in one statement (Core, on the session's
+    connection: no ORM unit of work, no ORM statement handling)."""
     if events:
-        s.execute(sa.insert(Event.__table__), events)
+        s.connection().execute(_INSERT_EVENTS, events)
 
 
 def record_system(s, actor_name: str, action: str, data: dict | None = None) -> Event:

@@ -16,8 +16,6 @@ import sys
 
 from SpiffWorkflow.util.task import TaskState
 
-from .workflow_state import snapshot
-
 #: the stock iterator's depth limit, lifted (the iterator is iterative: no recursion, no stack to exhaust)
 UNLIMITED_DEPTH = sys.maxsize
 
@@ -50,21 +48,37 @@ def _engine_step_round(wf) -> bool:
     return count > 0 or len(wf.get_active_subprocesses()) > len(active)
 
 
+def _run_until_quiet(wf) -> None:
+    while _engine_step_round(wf):
+        pass
+
+
 def do_engine_steps(wf) -> None:
     """Run every READY engine task until only human tasks and waiting events are left, then refresh timers
     (``BpmnWorkflow.do_engine_steps`` with the depth limit lifted)."""
-    while _engine_step_round(wf):
-        pass
+    _run_until_quiet(wf)
     wf.refresh_timers()  # walks the event manager's waiting tasks: no iterator, no depth limit
+
+
+def _refresh_timers(wf) -> bool:
+    """``refresh_timers``; True when it changed the state of a waiting timer task (a timer fired: something
+    became ready to run). Only the event manager's waiting tasks are looked at, not the whole tree."""
+    waiting = list(wf.event_manager.tasks.values())
+    states = [t.state for t in waiting]
+    wf.refresh_timers()
+    return any(t.state != state for t, state in zip(waiting, states)) or len(wf.event_manager.tasks) != len(waiting)
 
 
 def advance(wf, max_rounds: int = 1000) -> None:
     """Fire due timers and run engine steps until nothing changes any more (a cycle timer fires at most
     once per refresh, so an overdue one needs several rounds). ``max_rounds`` bounds a diagram that never
-    settles."""
+    settles.
+
+    Engine steps run until a sweep finds nothing ready; after that only a refresh of the timers can make
+    something ready again, so when the refresh fires nothing the workflow is settled — no further sweep of the
+    tree and no before/after snapshots (the stock loop: two more sweeps and four snapshots per call)."""
+    wf.refresh_timers()
     for _ in range(max_rounds):
-        before = snapshot(wf)
-        wf.refresh_timers()
-        do_engine_steps(wf)
-        if snapshot(wf) == before:
+        _run_until_quiet(wf)
+        if not _refresh_timers(wf):
             return
