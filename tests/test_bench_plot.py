@@ -61,3 +61,40 @@ def test_plot_is_a_small_svg_with_its_words_as_text(tmp_path):
     assert "DejaVuSans-" not in text  # no embedded glyphs: text stays text (svg.fonttype none)
     assert "<dc:date>" not in text  # no date: the same figures give the same file
     assert len(text) < 40_000
+
+
+INBOX = ROOT / "bench" / "inbox_scale.py"
+INBOX_TINY = ["--curve", "--sizes", "40,20", "--repeats", "2"]
+
+
+def inbox(*args: str, without_matplotlib: bool = False) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "-c", WITHOUT_MATPLOTLIB, str(INBOX)] if without_matplotlib else [sys.executable, str(INBOX)]
+    return subprocess.run(cmd + list(args), capture_output=True, text=True, cwd=ROOT, timeout=300)
+
+
+def test_inbox_curve_grows_one_file_and_prints_now_and_before_at_each_size():
+    run = inbox(*INBOX_TINY, without_matplotlib=True)
+    assert run.returncode == 0, run.stderr
+    points = [ln.split()[0] for ln in run.stdout.splitlines() if "open tasks:" in ln]
+    assert points == ["20", "40"], run.stdout  # sizes in order, the file grown from one to the next
+    assert all("first page now" in ln and "before" in ln for ln in run.stdout.splitlines() if "open tasks:" in ln)
+    # the page as read before: every matching row sorted outside any index
+    assert "USE TEMP B-TREE FOR ORDER BY" in run.stdout.split("plan before")[1]
+
+
+def test_inbox_plot_without_matplotlib_says_how_to_install_it(tmp_path):
+    run = inbox(*INBOX_TINY, "--plot", str(tmp_path / "i.svg"), without_matplotlib=True)
+    assert run.returncode == 1 and "pip install -e '.[bench]'" in run.stderr, run.stderr
+    assert "open tasks:" not in run.stdout
+
+
+def test_inbox_plot_is_a_small_svg_with_its_words_as_text(tmp_path):
+    pytest.importorskip("matplotlib", reason="the plot needs the optional extra: pip install -e '.[bench]'")
+    svg = tmp_path / "inbox.svg"
+    run = inbox(*INBOX_TINY, "--plot", str(svg))
+    assert run.returncode == 0, run.stderr
+    text = svg.read_text()
+    words = {"".join(t.itertext()).strip() for t in ET.fromstring(text).iter("{http://www.w3.org/2000/svg}text")}
+    assert {"open tasks in the inbox table (a quarter of them a coordinator's)",
+            "p95 CPU time of a coordinator's first page (ms)", "target: p95 at most 20 ms"} <= words, words
+    assert "DejaVuSans-" not in text and len(text) < 40_000
