@@ -315,11 +315,9 @@ class Engine:
                 # multi-instance step: one task per person) concerns that activity's open tasks instead
                 task = s.get(HumanTask, timer.attached_to) if timer.attached_to else None
                 host = None if task is not None or not timer.attached_to else _boundary_host(spec)
-                tasks = [task] if task is not None else list(s.scalars(
+                tasks = [task] if task is not None else [] if host is None else list(s.scalars(
                     sa.select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.element_id == host.bpmn_id,
-                                               HumanTask.status == "ready").order_by(HumanTask.created_at,
-                                                                                     HumanTask.id))) \
-                    if host is not None else []
+                                               HumanTask.status == "ready").order_by(HumanTask.created_at)))
                 if props.get(SCHEDULE_KIND):
                     timer_kind = props[SCHEDULE_KIND]
                 elif timer.attached_to:
@@ -341,7 +339,7 @@ class Engine:
                                               else (host.bpmn_name or host.bpmn_id) if host is not None else None),
                             "task_count": len(tasks),
                             "role": roles.pop() if len(roles) == 1 else None,
-                            "people": sorted({t.claimed_by or t.assignee for t in tasks if t.claimed_by or t.assignee})})
+                            "people": sorted({t.claimed_by or t.assignee for t in tasks} - {None})})
                 if len(out) >= limit:
                     break
         return out
