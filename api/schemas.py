@@ -476,8 +476,14 @@ class ScheduleItem(Schema):
     name = fields.String(allow_none=True)
     kind = fields.String()
     due_at = fields.DateTime()
-    task_id = fields.String(allow_none=True)
+    task_id = fields.String(allow_none=True, metadata={"description": "the person's task this timer sits on "
+                                                                       "(null when it opens no single task)"})
     task_name = fields.String(allow_none=True)
+    activity_name = fields.String(allow_none=True, metadata={
+        "description": "the activity the timer concerns (a multi-instance step: the step, not one person's task)"})
+    task_count = Int64(metadata={"description": "open tasks of that activity"})
+    role = fields.String(allow_none=True, metadata={"description": "the role of those tasks"})
+    people = fields.List(fields.String(), metadata={"description": "who holds those tasks (claimed or assigned)"})
 
 
 class NotificationSchema(Schema):

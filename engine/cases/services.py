@@ -311,20 +311,35 @@ class Engine:
             for timer, case in s.execute(stmt):
                 spec = self.specs.element(case.definition, timer.element_id)
                 props = properties(spec) if spec is not None else {}
+                # the person's task the timer sits on; a timer on an activity with no single inbox row (a
+                # multi-instance step: one task per person) concerns that activity's open tasks instead
+                task = s.get(HumanTask, timer.attached_to) if timer.attached_to else None
+                host = None if task is not None or not timer.attached_to else _boundary_host(spec)
+                tasks = [task] if task is not None else [] if host is None else list(s.scalars(
+                    sa.select(HumanTask).where(HumanTask.case_id == case.id, HumanTask.element_id == host.bpmn_id,
+                                               HumanTask.status == "ready").order_by(HumanTask.created_at)))
                 if props.get(SCHEDULE_KIND):
                     timer_kind = props[SCHEDULE_KIND]
                 elif timer.attached_to:
-                    due = s.scalar(sa.select(HumanTask.due_at).where(HumanTask.id == timer.attached_to))
+                    due = tasks[0].due_at if tasks else None
                     timer_kind = "task_deadline" if timer.interrupting or due == timer.due_at else "task_reminder"
                 else:
                     timer_kind = "timer"
                 if kind and timer_kind != kind:
                     continue
-                task = s.get(HumanTask, timer.attached_to) if timer.attached_to else None
+                roles = {t.role for t in tasks}
                 out.append({"case_id": case.id, "business_key": case.business_key, "process_key": case.process_key,
                             "organisation_id": case.organisation_id, "element_id": timer.element_id,
                             "name": timer.name, "kind": timer_kind, "due_at": timer.due_at,
-                            "task_id": timer.attached_to, "task_name": task.name if task else None})
+                            # task_id only when it opens a task page
+                            "task_id": task.id if task is not None else None,
+                            "task_name": task.name if task is not None else None,
+                            # what the timer is about, in words: the activity, its open tasks and who holds them
+                            "activity_name": (tasks[0].name if tasks and tasks[0].name
+                                              else (host.bpmn_name or host.bpmn_id) if host is not None else None),
+                            "task_count": len(tasks),
+                            "role": roles.pop() if len(roles) == 1 else None,
+                            "people": sorted({t.claimed_by or t.assignee for t in tasks} - {None})})
                 if len(out) >= limit:
                     break
         return out
@@ -367,3 +382,11 @@ class Engine:
                 raise Forbidden(f"separation of duties: {actor.username} completed {', '.join(separate)} "
                                 f"in this case and may not complete '{ref.name or ref.element_id}'")
         return role
+
+
+def _boundary_host(spec):
+    """The activity a boundary event's spec is attached to (the main child of its boundary split), else None."""
+    for split in getattr(spec, "inputs", None) or []:
+        if "BoundaryEventSplit" in type(split).__name__:
+            return next((o for o in split.outputs if not hasattr(o, "event_definition")), None)
+    return None

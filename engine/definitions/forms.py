@@ -4,6 +4,7 @@ from __future__ import annotations
 
 
 import functools
+import re
 from contextvars import ContextVar
 
 import jsonschema
@@ -43,6 +44,9 @@ def _holds_role(role: str):
     return holds
 
 
+_DURATION = re.compile(r"P(?!$)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?(T(?=\d)(\d+H)?(\d+M)?(\d+S)?)?")
+
+
 @functools.cache
 def _format_checker() -> jsonschema.FormatChecker:
     """Standard formats (date, …) plus ``user:<role>``: the value must be the username of an active user
@@ -50,6 +54,9 @@ def _format_checker() -> jsonschema.FormatChecker:
     from engine.vocabulary import ROLES
 
     checker = jsonschema.FormatChecker()
+    # an ISO 8601 period as the diagrams' timers read them ("P30D", "P6M", "PT36H"); jsonschema checks this
+    # format only with an optional package, so the check is the engine's own
+    checker.checks("duration")(lambda value: not isinstance(value, str) or bool(_DURATION.fullmatch(value)))
     for role in ROLES:
         checker.checks(f"user:{role}")(_holds_role(role))
     return checker
@@ -104,6 +111,9 @@ def validate_form(schema: dict | None, form: str | None, data: dict, task, sessi
         if err.validator == "format" and str(err.validator_value).startswith("user:"):
             role = str(err.validator_value)[5:]
             errors.append({"field": path, "message": f"no active user '{err.instance}' holds the role {role}"})
+            continue
+        if err.validator == "format" and err.validator_value == "duration":
+            errors.append({"field": path, "message": f"'{err.instance}' is not a duration (e.g. P30D: 30 days)"})
             continue
         errors.append({"field": path, "message": err.message})
     if errors:

@@ -98,3 +98,25 @@ def test_reminder_notification_reaches_the_applicant(env):
     notes = client(app, "alice").get("/api/notifications").json
     assert len(notes) == 1 and notes[0]["kind"] == "reminder" and notes[0]["case_id"] == case.id
     assert client(app, "bob").get("/api/notifications").json == []
+
+
+def test_a_timer_on_a_multi_instance_step_says_what_it_is_about(env):
+    """The inspectors' 'Late' timer sits on the checklist step as a whole (one task per inspector): the row
+    names the step and the inspectors, and gives no task id (no single task page to open)."""
+    from ..scenarios.test_accreditation import to_desk_review, to_team_review
+    app, drive = env
+    case = to_desk_review(drive)
+    to_team_review(drive, case)
+    drive.do(case.id, "review_inspection_team", "alice")
+    rows = [r for r in client(app, "carol").get("/api/schedule").json if r["case_id"] == case.id]
+    tasks = {t["id"] for t in client(app, "carol").get("/api/tasks?per_page=100").json["items"]}
+    late = [r for r in rows if r["task_id"] is None and r["activity_name"]]
+    assert late, rows
+    row = late[0]
+    assert row["name"] == "Late" and row["activity_name"] == "Complete inspection checklist"
+    assert row["task_count"] == 2 and row["role"] == "inspector"
+    assert row["people"] == sorted([PEOPLE["lead"].username, PEOPLE["insp2"].username])
+    # the open checklists are due when this timer fires: it is their deadline, not a reminder
+    assert row["kind"] == "task_deadline"
+    # every task id the schedule gives opens a task
+    assert all(r["task_id"] in tasks for r in rows if r["task_id"]), (rows, tasks)

@@ -41,3 +41,15 @@ def test_one_schema_checks_users_in_the_validating_transactions_database(tmp_pat
         validate_form(SCHEMA, "assign.json", {"lead": "ines", "x": 1}, TASK)
     assert {e["field"] for e in extra.value.to_dict()["errors"]} == {"/x"}
     first.dispose(), second.dispose()
+
+
+def test_a_duration_field_takes_iso_8601_periods_only():
+    schema = {"type": "object", "additionalProperties": False,
+              "properties": {"deadline": {"type": "string", "format": "duration"}}}
+    for ok in ("P45D", "P6M", "P1Y2M3D", "P2W", "PT36H", "P1DT12H"):
+        validate_form(schema, "decide.json", {"deadline": ok}, TASK)
+    for bad in ("45 days", "P", "PT", "P1DT", "p30d", "P30D "):
+        with pytest.raises(InvalidFormData) as refused:
+            validate_form(schema, "decide.json", {"deadline": bad}, TASK)
+        assert refused.value.to_dict()["errors"] == [
+            {"field": "/deadline", "message": f"'{bad}' is not a duration (e.g. P30D: 30 days)"}], bad

@@ -40,8 +40,12 @@ def test_every_task_link_of_the_schedule_opens_a_task(web, shipped_site, in_insp
     _sign_in(web, "carol", "/schedule")
     rows = page.locator("#schedule-list tbody tr")
     expect(rows.first).to_be_visible()
-    reminder = page.locator('#schedule-list tbody tr[data-kind="task_reminder"]').first
-    expect(reminder).to_contain_text("Late")
+    # the checklists' 'Late' timer (on the step as a whole) says what it is about and links to the case
+    late = page.locator("#schedule-list tbody tr", has_text="Late — Complete inspection checklist")
+    expect(late).to_have_count(1)
+    expect(late).to_contain_text("(2 inspectors: insp.lead, insp2)")
+    link = late.get_by_role("link", name="Late — Complete inspection checklist")
+    expect(link).to_have_attribute("href", f"/cases/{in_inspection}")
     for href in page.locator("#schedule-list a[href^='/tasks/']").evaluate_all("as => as.map(a => a.pathname)"):
         r = shipped_site.client("coordinator").get("/api" + href)
         assert r.status_code == 200, (href, r.get_json())

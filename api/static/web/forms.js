@@ -59,6 +59,13 @@ const AccreditForms = (() => {
         if (typeof node.default === 'boolean') node.default = String(node.default);
       }
       if (node.type === 'boolean' && !node.format && !node.enum) node.format = 'checkbox';
+      // a duration is read in words (label()); json-editor knows no such input format
+      if (node.format === 'duration') {
+        if (Array.isArray(node.enum) && !(node.options && node.options.enum_titles)) {
+          node.options = {...(node.options || {}), enum_titles: node.enum.map((v) => duration(v) || String(v))};
+        }
+        delete node.format;
+      }
       if (Array.isArray(node.allOf)) {
         node.allOf = node.allOf.filter((part) => Object.keys(part).some(
           (k) => !['if', 'then', 'else', 'contains'].includes(k)));
@@ -221,12 +228,26 @@ const AccreditForms = (() => {
     return ref && root && root[ref[1]] && root[ref[1]][ref[2]] ? {...root[ref[1]][ref[2]], ...node, $ref: undefined} : node;
   }
 
-  /** A value's label: oneOf title, humanised enum, Yes/No. */
+  const DURATION = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+)S)?)?$/;
+  const DURATION_UNITS = ['year', 'month', 'week', 'day', 'hour', 'minute', 'second'];
+
+  /** An ISO 8601 duration in words: "P45D" -> "45 days", "P6M" -> "6 months", "P1Y2M" -> "1 year and 2 months";
+      null when the value is not one. */
+  function duration(value) {
+    const m = typeof value === 'string' && value !== 'P' && !value.endsWith('T') ? value.match(DURATION) : null;
+    if (!m) return null;
+    const parts = DURATION_UNITS.map((unit, i) => (m[i + 1] === undefined ? null
+      : `${Number(m[i + 1])} ${unit}${Number(m[i + 1]) === 1 ? '' : 's'}`)).filter(Boolean);
+    return parts.length > 1 ? `${parts.slice(0, -1).join(', ')} and ${parts[parts.length - 1]}` : parts[0];
+  }
+
+  /** A value's label: oneOf title, a duration in words (`format: "duration"`), humanised enum, Yes/No. */
   function label(value, schema) {
     if (schema && Array.isArray(schema.oneOf)) {
       const hit = schema.oneOf.find((o) => o && o.const === value);
       if (hit && hit.title) return hit.title;
     }
+    if (schema && schema.format === 'duration' && duration(value)) return duration(value);
     if (typeof value === 'boolean') return value ? 'Yes' : 'No';
     if (schema && Array.isArray(schema.enum)) return humanise(value);
     return String(value);
@@ -300,5 +321,5 @@ const AccreditForms = (() => {
     return out;
   }
 
-  return {forEditor, prune, fill, create, missing, humanise, renderValue, renderSection, value};
+  return {forEditor, prune, fill, create, missing, humanise, duration, renderValue, renderSection, value};
 })();

@@ -34,9 +34,7 @@
       return el('tr', {class: overdue ? 'overdue' : null, dataset: {kind: r.kind}},
         el('td', {class: 'nowrap'}, utc(r.due_at), overdue ? el('span', {class: 'badge overdue'}, 'overdue') : null),
         el('td', {}, KINDS[r.kind] || r.kind),
-        // a link only to a person's task (a timer on a multi-instance step names no single task to open)
-        el('td', {}, r.task_id && r.task_name
-          ? el('a', {href: `/tasks/${encodeURIComponent(r.task_id)}`}, r.task_name) : (r.name || r.element_id)),
+        el('td', {}, what(r)),
         el('td', {}, el('a', {href: `/cases/${encodeURIComponent(r.case_id)}`}, r.business_key || r.case_id)),
         el('td', {}, r.organisation_id || '—'));
     }));
@@ -48,6 +46,23 @@
       : 'Nothing is scheduled for the cases you may see. Dates appear here when a case waits for a deadline, '
         + 'an audit, an annual report, a renewal or an expiry.';
     empty.hidden = rows.length > 0;
+  }
+
+  // What a timer is about, in words. A link only to a person's task; a timer on a multi-instance step (one task
+  // per person, e.g. each inspector's checklist) names the step and the people, and links to the case.
+  function what(r) {
+    const timer = r.name || r.element_id;
+    if (r.task_id && r.task_name) {
+      return el('a', {href: `/tasks/${encodeURIComponent(r.task_id)}`}, r.task_name);
+    }
+    if (!r.activity_name) return timer;
+    let who = '';
+    if (r.task_count > 1 || r.people.length) {
+      const role = r.role ? r.role.replace(/_/g, ' ') : 'task';
+      const count = r.task_count > 1 ? `${r.task_count} ${role}s` : role;
+      who = ` (${count}${r.people.length ? `: ${r.people.join(', ')}` : ''})`;
+    }
+    return el('a', {href: `/cases/${encodeURIComponent(r.case_id)}`}, `${timer} — ${r.activity_name}${who}`);
   }
 
   async function forCause(event) {
