@@ -14,7 +14,9 @@ It also prints the 2-vs-1 worker ratio. PostgreSQL is skipped with a message whe
 ``ACCREDIT_TEST_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres); a fresh database is
 created and dropped. The figures depend on what else runs on the machine: say so when you quote them.
 
-    python bench/http_throughput.py [completions_per_run] [client_threads]
+    python bench/http_throughput.py [completions_per_run] [client_threads] [workers, e.g. 1,2,4]
+
+The ratios printed are against one worker (the first count given; default 1,2).
 """
 from __future__ import annotations
 
@@ -142,12 +144,13 @@ def _orm_commits_per_second(url: str, n: int = 300) -> float:
     return rate
 
 
-def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: int) -> None:
+def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: int,
+                  counts: tuple[int, ...] = (1, 2)) -> None:
     warmup = 10
-    token, task_ids = _prepare(url, 2 * (RUNS * per_run + warmup))
+    token, task_ids = _prepare(url, len(counts) * (RUNS * per_run + warmup))
     data = {"data": form("eligibility_application")}
     results = {}
-    for workers in (1, 2):
+    for workers in counts:
         hello_proc, hello_port = _hello_server(directory, workers)
         hello = [_drive(hello_port, [("GET", "/", None, None, 200)] * per_run, threads)[0] for _ in range(RUNS)]
         hello_proc.terminate()
@@ -169,7 +172,9 @@ def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: i
               f"(completion = {statistics.median(hello) / statistics.median(rates):.0f}x slower); "
               f"ORM single-row commit {statistics.median(orm):6.0f}/s "
               f"(completion = {statistics.median(orm) / statistics.median(rates):.0f}x slower)")
-    print(f"{name:10} 2 workers vs 1: {results[2] / results[1]:.2f}x")
+    first = counts[0]
+    for workers in counts[1:]:
+        print(f"{name:10} {workers} workers vs {first}: {results[workers] / results[first]:.2f}x")
 
 
 def _pg_database():
@@ -186,16 +191,17 @@ def _pg_database():
     return admin, name
 
 
-def main(per_run: int = 100, threads: int = 8) -> None:
+def main(per_run: int = 100, threads: int = 8, counts: tuple[int, ...] = (1, 2)) -> None:
     print(f"{per_run} completions per run, {threads} client threads, median of {RUNS} runs; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="accredit-throughput-") as tmp:
         directory = Path(tmp)
-        bench_backend("sqlite", f"sqlite:///{directory / 'bench.sqlite'}", directory, per_run, threads)
+        bench_backend("sqlite", f"sqlite:///{directory / 'bench.sqlite'}", directory, per_run, threads, counts)
         admin, name = _pg_database()
         if admin is not None:
             try:
-                bench_backend("postgresql", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", directory, per_run, threads)
+                bench_backend("postgresql", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", directory, per_run, threads,
+                              counts)
             finally:
                 with admin.connect() as conn:
                     conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -204,4 +210,5 @@ def main(per_run: int = 100, threads: int = 8) -> None:
 
 
 if __name__ == "__main__":
-    main(*(int(a) for a in sys.argv[1:3]))
+    args = sys.argv[1:]
+    main(*(int(a) for a in args[:2]), *([tuple(int(w) for w in args[2].split(","))] if len(args) > 2 else []))
