@@ -109,6 +109,18 @@ def plan(db: Database, stmt) -> str:
         return "; ".join(r[-1] for r in s.connection().exec_driver_sql("EXPLAIN QUERY PLAN " + sql).all())
 
 
+def primary_key_read(db: Database):
+    """The same-run baseline: reading one inbox row by its primary key (a fresh read transaction each time)."""
+    with db.read() as s:
+        any_id = s.scalar(sa.select(HumanTask.id).limit(1))
+
+    def pk():
+        with db.read() as s:
+            s.get(HumanTask, any_id)
+            s.expunge_all()
+    return pk
+
+
 #: with --curve, each point is the median of this many p95s (the machine is shared: one p95 catches its spikes)
 ROUNDS = 3
 
@@ -132,13 +144,7 @@ def curve(sizes: list[int], repeats: int) -> list[dict]:
         seeded = n
         with db.engine.connect() as c:
             c.exec_driver_sql("ANALYZE")
-        with db.read() as s:
-            any_id = s.scalar(sa.select(HumanTask.id).limit(1))
-
-        def pk():
-            with db.read() as s:
-                s.get(HumanTask, any_id)
-                s.expunge_all()
+        pk = primary_key_read(db)
 
         # CPU time of this process (SQLite runs in it): on the shared machine, wall clock mostly measures the
         # neighbours. Interleaved: each turn times one call of each, so a busy moment falls on all three alike;
@@ -207,14 +213,7 @@ def main(n: int = 100_000, repeats: int = 60) -> None:
     def p95(fn):
         return timed(fn, repeats)
 
-    any_id = None
-    with db.read() as s:
-        any_id = s.scalar(sa.select(HumanTask.id).limit(1))
-
-    def pk():
-        with db.read() as s:
-            s.get(HumanTask, any_id)
-            s.expunge_all()
+    pk = primary_key_read(db)
 
     print(f"open tasks: {n} (SQLite file)")
     base = p95(pk)

@@ -7,7 +7,7 @@ import pytest
 from tests.apps import make_app
 
 from ..scenarios.forms_data import form
-from ..scenarios.harness import PEOPLE
+from ..scenarios.harness import PEOPLE, create_people
 
 PASSWORD = "correct-horse-battery"
 
@@ -17,10 +17,7 @@ def env(tmp_path):
     app = make_app({"DATABASE_URL": f"sqlite:///{tmp_path}/diagram.sqlite", "DEPLOY_SHIPPED": True,
                     "ATTACHMENTS_DIR": str(tmp_path / "files"), "SECRET_KEY": "test"})
     svc = app.extensions["accredit"]
-    svc.identity.create_organisation("lab-a", "Lab A")
-    svc.identity.create_organisation("lab-b", "Lab B")
-    for actor in PEOPLE.values():
-        svc.identity.create_user(actor.username, PASSWORD, actor.roles, organisation_id=actor.organisation_id)
+    create_people(svc.identity, PASSWORD, {"lab-a": "Lab A", "lab-b": "Lab B"})
     carol = PEOPLE["carol"]
     audit = svc.engine.start_case("surveillance_audit", carol, "lab-a", {"audit_type": "for_cause", "reason": "x"})
     svc.engine.complete_task(audit.tasks[0].id, carol, form("plan_surveillance_audit"))

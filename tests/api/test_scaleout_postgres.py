@@ -92,16 +92,12 @@ def _to_checklists(pg_db, tmp_path, n_cases):
     from engine.definitions.bundles import read_directories
     from engine.cases.workspace import Workspace
 
-    from ..scenarios.harness import PEOPLE, Driver
+    from ..scenarios.harness import PEOPLE, Driver, create_people
 
     engine = Engine(pg_db, script_time_limit=2.0)
     engine.deploy(read_directories(processes_dir(), forms_dir()), deployed_by="system")
     identity = Identity(pg_db)
-    for org in ("lab-a", "lab-b"):
-        identity.create_organisation(org, org)
-    for actor in PEOPLE.values():
-        identity.create_user(actor.username, "scenario-password", actor.roles, display_name=actor.display_name,
-                             organisation_id=actor.organisation_id)
+    create_people(identity)
     tokens = {who: identity.issue_token(PEOPLE[who].username, "tests") for who in ("lead", "insp2")}
     d = Driver(engine, Workspace(pg_db, engine, identity, tmp_path / "files"), clock=None)
     cases = []

@@ -1,13 +1,11 @@
 """GET /api/schedule, GET /api/notifications and POST /api/audits/for-cause over real HTTP."""
 from __future__ import annotations
 
-from datetime import timedelta
-
 import pytest
 
 from tests.apps import make_app
 
-from ..scenarios.harness import PEOPLE, Driver, traveller
+from ..scenarios.harness import PEOPLE, Driver, create_people, traveller
 from ..scenarios.test_accreditation import awarded
 
 PASSWORD = "correct-horse-battery"
@@ -19,10 +17,7 @@ def env(tmp_path):
         app = make_app({"DATABASE_URL": f"sqlite:///{tmp_path}/schedule.sqlite", "DEPLOY_SHIPPED": True,
                           "ATTACHMENTS_DIR": str(tmp_path / "files"), "SECRET_KEY": "test"})
         svc = app.extensions["accredit"]
-        svc.identity.create_organisation("lab-a", "Lab A")
-        svc.identity.create_organisation("lab-b", "Lab B")
-        for actor in PEOPLE.values():
-            svc.identity.create_user(actor.username, PASSWORD, actor.roles, organisation_id=actor.organisation_id)
+        create_people(svc.identity, PASSWORD, {"lab-a": "Lab A", "lab-b": "Lab B"})
         svc.identity.create_user("audrey", PASSWORD, ["auditor"])
         yield app, Driver(svc.engine, svc.workspace, clock)
 

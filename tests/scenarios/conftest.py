@@ -6,7 +6,7 @@ import pytest
 from engine.cases.services import Engine
 
 from ..conftest import FORMS, PROCESSES
-from .harness import PEOPLE, Driver, traveller
+from .harness import Driver, create_people, traveller
 
 
 @pytest.fixture(scope="session")
@@ -24,11 +24,7 @@ def drive(db, shipped_files, tmp_path):
     engine = Engine(db, script_time_limit=2.0)
     engine.deploy(shipped_files, deployed_by="system", note="shipped library")
     identity = Identity(db)
-    for org in ("lab-a", "lab-b"):
-        identity.create_organisation(org, org)
-    for actor in PEOPLE.values():  # forms check that assigned inspectors / panel members are real users
-        identity.create_user(actor.username, "scenario-password", actor.roles, display_name=actor.display_name,
-                             organisation_id=actor.organisation_id)
+    create_people(identity)
     workspace = Workspace(db, engine, identity, tmp_path / "files")
     with traveller() as clock:
         yield Driver(engine, workspace, clock)

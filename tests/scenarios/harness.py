@@ -94,5 +94,15 @@ class Driver:
         return [e for e in self.engine.history(case_id) if e["action"] == action]
 
 
+def create_people(identity, password: str = "scenario-password", names: dict | None = None) -> None:
+    """The scenario's organisations (named by their ids unless ``names`` says otherwise) and one user per person
+    of ``PEOPLE`` (forms check that assigned inspectors and panel members are real users)."""
+    for org in ("lab-a", "lab-b"):
+        identity.create_organisation(org, (names or {}).get(org, org))
+    for actor in PEOPLE.values():
+        identity.create_user(actor.username, password, actor.roles, display_name=actor.display_name,
+                             organisation_id=actor.organisation_id)
+
+
 def traveller(start: datetime = T0):
     return time_machine.travel(start, tick=False)

@@ -137,16 +137,12 @@ def drive_v1(db, tmp_path):
     from engine.cases.services import Engine
     from engine.cases.workspace import Workspace
 
-    from .harness import PEOPLE, Driver, traveller
+    from .harness import Driver, create_people, traveller
 
     engine = Engine(db, script_time_limit=2.0)
     engine.deploy(_v1_bundle(), deployed_by="system", note="single-diagram library")
     identity = Identity(db)
-    for org in ("lab-a", "lab-b"):
-        identity.create_organisation(org, org)
-    for actor in PEOPLE.values():
-        identity.create_user(actor.username, "scenario-password", actor.roles, display_name=actor.display_name,
-                             organisation_id=actor.organisation_id)
+    create_people(identity)
     with traveller() as clock:
         yield Driver(engine, Workspace(db, engine, identity, tmp_path / "files"), clock)
 
