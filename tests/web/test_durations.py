@@ -53,6 +53,7 @@ def test_a_duration_outside_the_choices_reads_in_words(web, shipped_site, pendin
     words = page.evaluate("['P6M', 'P1Y2M', 'P1D', 'PT36H', 'P2W', 'soon'].map(AccreditForms.duration)")
     assert words == ["6 months", "1 year and 2 months", "1 day", "36 hours", "2 weeks", None]
     page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_label("Username")).to_be_visible()  # signed out: the sign-in page has loaded
 
     drive.do(case_id, "corrective_action_plan", "alice")
     web.sign_in("coordinator", path=f"/tasks/{_task(drive, case_id, 'verify_corrections').id}")
