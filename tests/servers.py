@@ -6,6 +6,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import selectors
 import signal
 import socket
 import subprocess
@@ -23,7 +24,9 @@ def free_port() -> int:
 
 
 def wait_for(condition, timeout: float = 60, what: str = "condition", interval: float = 0.05):
-    """Poll ``condition()`` until it returns something truthy; fail after ``timeout`` seconds."""
+    """Poll ``condition()`` until it returns something truthy; fail after ``timeout`` seconds. For states of
+    other processes that announce nothing (worker pids, a connection in ``pg_stat_activity``): this waits for a
+    condition, it never stands in for time passing (tests move time with time-machine)."""
     deadline = time.monotonic() + timeout
     while True:
         value = condition()
@@ -32,6 +35,23 @@ def wait_for(condition, timeout: float = 60, what: str = "condition", interval: 
         if time.monotonic() > deadline:
             raise AssertionError(f"timed out waiting for {what}")
         time.sleep(interval)
+
+
+def wait_for_output(proc: subprocess.Popen, text: bytes, timeout: float = 120) -> bytes:
+    """Read ``proc``'s output (a pipe) until a line contains ``text``; what was read comes back. Wakes on each
+    line the process writes, never on a clock: fails when the process exits first or nothing comes in time."""
+    seen = b""
+    with selectors.DefaultSelector() as sel:
+        sel.register(proc.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
+        while text not in seen:
+            if not sel.select(max(0.0, deadline - time.monotonic())):
+                raise AssertionError(f"no {text!r} from the process in {timeout:.0f} s: {seen.decode()[-2000:]}")
+            line = proc.stdout.readline()
+            if not line:
+                raise AssertionError(f"the process exited ({proc.wait()}): {seen.decode()[-2000:]}")
+            seen += line
+    return seen
 
 
 def server_env(database_url: str, directory: Path, **extra) -> dict:

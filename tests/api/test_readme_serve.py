@@ -6,16 +6,15 @@ from __future__ import annotations
 import http.cookiejar
 import json
 import os
-import shutil
-import socket
 import subprocess
 import sys
-import time
 import urllib.request
 import uuid
 from pathlib import Path
 
 import pytest
+
+from tests.servers import free_port, wait_for_output
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -23,12 +22,6 @@ REPO = Path(__file__).resolve().parents[2]
 def _command() -> list[str]:
     script = Path(sys.executable).with_name("accredit")
     return [str(script)] if script.exists() else [sys.executable, "-m", "api.cli"]
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def _multipart(filename: str, data: bytes) -> tuple[bytes, str]:
@@ -43,19 +36,12 @@ def served(tmp_path):
     env = {k: v for k, v in os.environ.items() if not k.startswith("ACCREDIT_") and k != "DATABASE_URL"}
     env["PYTHONPATH"] = str(REPO)  # this checkout's engine/api, not an installed copy
     subprocess.run(_command() + ["demo"], cwd=tmp_path, env=env, check=True, capture_output=True, timeout=120)
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(_command() + ["serve", "--port", str(port), "--no-scheduler"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     base = f"http://127.0.0.1:{port}"
     try:
-        for _ in range(600):  # start-up deploys the shipped library: wait for the port, never a fixed sleep
-            try:
-                urllib.request.urlopen(base + "/api/health", timeout=1)
-                break
-            except OSError:
-                if proc.poll() is not None:
-                    pytest.fail(proc.stdout.read().decode())
-                time.sleep(0.1)
+        wait_for_output(proc, b"Running on http://127.0.0.1:")  # start-up deploys the library; then it binds
         yield base
     finally:
         proc.terminate()
