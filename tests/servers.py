@@ -38,8 +38,8 @@ def wait_for(condition, timeout: float = 60, what: str = "condition", interval: 
 
 
 def wait_for_output(proc: subprocess.Popen, text: bytes, timeout: float = 120) -> bytes:
-    """Read ``proc``'s output (a pipe) until a line contains ``text``; what was read comes back. Wakes on each
-    line the process writes, never on a clock: fails when the process exits first or nothing comes in time."""
+    """Read ``proc``'s output (a pipe) until it contains ``text``; what was read comes back. Wakes on what the
+    process writes, never on a clock: fails when the process exits first or nothing comes in time."""
     seen = b""
     with selectors.DefaultSelector() as sel:
         sel.register(proc.stdout, selectors.EVENT_READ)
@@ -47,10 +47,10 @@ def wait_for_output(proc: subprocess.Popen, text: bytes, timeout: float = 120) -
         while text not in seen:
             if not sel.select(max(0.0, deadline - time.monotonic())):
                 raise AssertionError(f"no {text!r} from the process in {timeout:.0f} s: {seen.decode()[-2000:]}")
-            line = proc.stdout.readline()
-            if not line:
+            chunk = os.read(proc.stdout.fileno(), 65536)  # unbuffered: select() sees all that is unread
+            if not chunk:
                 raise AssertionError(f"the process exited ({proc.wait()}): {seen.decode()[-2000:]}")
-            seen += line
+            seen += chunk
     return seen
 
 
