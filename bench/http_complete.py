@@ -31,8 +31,7 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 import sqlalchemy as sa  # noqa: E402
 from flask import Flask  # noqa: E402
 
-from api.app import create_app  # noqa: E402
-from engine.storage.db import Database  # noqa: E402
+from tests.apps import make_app  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from scenarios.forms_data import form  # noqa: E402
@@ -67,17 +66,8 @@ def _postgres_database(admin_url: str) -> tuple[str, object]:
 def main(n: int = 200, postgres: str | None = None) -> None:
     tmp = Path(tempfile.mkdtemp(prefix="accredit-bench-"))
     url, drop = (f"sqlite:///{tmp / 'bench.sqlite'}", None) if postgres is None else _postgres_database(postgres)
-    database = Database(url)
-    database.migrate()
-    from engine.config import forms_dir, processes_dir
-    from engine.cases.deployment import Deployment
-    from engine.cases.services import Engine
-    from engine.cases.shipped import deploy_shipped
-
-    deploy_shipped(Deployment(Engine(database)), processes_dir(), forms_dir())
-    database.dispose()
-    app = create_app({"DATABASE_URL": url, "DEPLOY_SHIPPED": False, "DEMO": False, "SECRET_KEY": "bench",
-                      "ATTACHMENTS_DIR": str(tmp / "files")})
+    app = make_app({"DATABASE_URL": url, "DEPLOY_SHIPPED": True, "SECRET_KEY": "bench",  # as `accredit serve`
+                    "ATTACHMENTS_DIR": str(tmp / "files")})
     svc = app.extensions["accredit"]
     svc.identity.create_organisation("lab-a", "Lab A")
     svc.identity.create_user("alice", "bench-password-1", ["applicant"], organisation_id="lab-a", display_name="Alice")

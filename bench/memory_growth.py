@@ -27,20 +27,10 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 
-from api.app import create_app  # noqa: E402
-from engine.storage.db import Database  # noqa: E402
+from tests.apps import make_app  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "tests"))
 from scenarios.forms_data import form  # noqa: E402
-
-
-def shipped_files() -> dict[str, str]:
-    """The shipped library's files (``processes/`` + ``forms/``), read as the scenario tests read them."""
-    try:
-        from engine.definitions.bundles import read_directories  # where the reader lives once the library is split
-    except ImportError:
-        from engine.definitions.library import read_directories
-    return read_directories(ROOT / "processes", ROOT / "forms")
 
 
 def rss_mib() -> tuple[float, float]:
@@ -62,14 +52,8 @@ def main() -> None:
 
     tmp = Path(tempfile.mkdtemp(prefix="accredit-bench-"))
     url = f"sqlite:///{tmp / 'bench.sqlite'}"
-    database = Database(url)
-    database.migrate()
-    from engine.cases.services import Engine
-
-    Engine(database).deploy(shipped_files(), deployed_by="system")
-    database.dispose()
-    app = create_app({"DATABASE_URL": url, "DEPLOY_SHIPPED": False, "DEMO": False, "SECRET_KEY": "bench",
-                      "ATTACHMENTS_DIR": str(tmp / "files")})
+    app = make_app({"DATABASE_URL": url, "DEPLOY_SHIPPED": True, "SECRET_KEY": "bench",  # as `accredit serve`
+                    "ATTACHMENTS_DIR": str(tmp / "files")})
     svc = app.extensions["accredit"]
     svc.identity.create_organisation("lab-a", "Lab A")
     svc.identity.create_user("alice", "bench-password-1", ["applicant"], organisation_id="lab-a", display_name="Alice")
