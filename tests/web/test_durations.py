@@ -49,6 +49,9 @@ def test_a_duration_outside_the_choices_reads_in_words(web, shipped_site, pendin
     expect(context).to_contain_text("Correction deadline")
     expect(context).to_contain_text("45 days")
     expect(context).not_to_contain_text("P45D")
+    # no error before the person acts, not even json-editor's own for the plan's first (empty) row
+    expect(page.get_by_text("Corrective action 1")).to_be_visible()
+    expect(page.locator("#form-editor >> text=/missing the required/ >> visible=true")).to_have_count(0)
     # the shared rendering reads any ISO 8601 duration
     words = page.evaluate("['P6M', 'P1Y2M', 'P1D', 'PT36H', 'P2W', 'soon'].map(AccreditForms.duration)")
     assert words == ["6 months", "1 year and 2 months", "1 day", "36 hours", "2 weeks", None]

@@ -190,6 +190,10 @@ const AccreditForms = (() => {
       show_errors: 'never', use_default_values: false, prompt_before_delete: false, compact: false,
     });
     await new Promise((resolve) => editor.on('ready', resolve));
+    // json-editor shows its start-up validation whatever show_errors says (with use_default_values off, every
+    // list row's required fields read "Object is missing the required property …"): nothing before the
+    // person acts; the server's errors are shown next to their fields (task.js)
+    editor.root.showValidationErrors([]);
     fill(editor, data || {});
     return editor;
   }
