@@ -9,14 +9,37 @@ from __future__ import annotations
 import json
 from datetime import date
 from decimal import Decimal
+from functools import lru_cache
+from uuid import UUID
 
 from SpiffWorkflow.bpmn import BpmnWorkflow
+from SpiffWorkflow.bpmn.workflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
-from SpiffWorkflow.bpmn.serializer.default.workflow import BpmnWorkflowConverter, WorkflowConverter
+from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnSubWorkflowConverter,
+    BpmnWorkflowConverter,
+    TaskConverter,
+    WorkflowConverter,
+)
+from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
+from SpiffWorkflow.task import Task
+from SpiffWorkflow.util.deep_merge import DeepMerge
+from SpiffWorkflow.util.task import TaskState
 
 
-class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
+class _CachedIds:
+    """Task-mapping keys parsed through the id cache (:data:`_uuid`) rather than one ``UUID()`` each."""
+
+    def mapping_from_dict(self, mapping, key_class=None, **kwargs):
+        return super().mapping_from_dict(mapping, _uuid if key_class is UUID else key_class, **kwargs)
+
+
+class _SubWorkflowConverter(_CachedIds, BpmnSubWorkflowConverter):
+    pass
+
+
+class _StateOnlyWorkflowConverter(_CachedIds, BpmnWorkflowConverter):
     """Like the stock converter, but leaves the spec out of the dict (it is stored per definition)."""
 
     def to_dict(self, workflow):
@@ -26,9 +49,64 @@ class _StateOnlyWorkflowConverter(BpmnWorkflowConverter):
         return dct
 
 
+# A task id appears three times in a state (its own, its parent's list of children, its children's parent) and
+# parsing or printing a UUID is a fifth of restoring a case: each string is parsed once, each id printed once.
+# UUIDs are immutable, so one object may stand for the same id in every workflow of the process.
+_uuid = lru_cache(maxsize=65536)(UUID)
+_uuid_str = lru_cache(maxsize=65536)(str)
+
+
+class _TaskConverter(TaskConverter):
+    """The stock task converter (SpiffWorkflow 3.2, same dict, same semantics) with task ids parsed and printed
+    through the caches above."""
+
+    def to_dict(self, task):
+        parent = task.parent
+        if parent is None:
+            data, delta = task.data, {}
+        else:
+            data, delta = {}, {"updates": DeepMerge.get_updated_keys(parent.data, task.data),
+                               "deletions": DeepMerge.get_deleted_keys(parent.data, task.data)}
+        return {
+            "id": _uuid_str(task.id),
+            "parent": _uuid_str(task._parent) if parent is not None else None,
+            "children": [_uuid_str(child) for child in task._children],
+            "last_state_change": task.last_state_change,
+            "state": task.state,
+            "task_spec": task.task_spec.name,
+            "triggered": task.triggered,
+            "internal_data": self.registry.convert(task.internal_data),
+            "data": data,
+            "delta": delta,
+        }
+
+    def from_dict(self, dct, workflow):
+        task_spec = workflow.spec.task_specs.get(dct["task_spec"])
+        task = self.target_class(workflow, task_spec, state=dct["state"], id=_uuid(dct["id"]))
+        task._parent = _uuid(dct["parent"]) if dct["parent"] is not None else None
+        task._children = [_uuid(child) for child in dct["children"]]
+        task.last_state_change = dct["last_state_change"]
+        task.triggered = dct["triggered"]
+        task.internal_data = self.registry.restore(dct["internal_data"])
+        if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
+            task.workflow.top_workflow.event_manager.add_task(task)
+        delta = dct.get("delta")
+        if delta and task.parent is not None:
+            data = DeepMerge.merge({}, task.parent.data)
+            data.update(self.registry.restore(delta.get("updates", {})))
+            for key in delta.get("deletions", {}):
+                data.pop(key, None)
+        else:
+            data = self.registry.restore(dct["data"])
+        task.data = data
+        return task
+
+
 def _registry():
     config = dict(SPIFF_CONFIG)
     config[BpmnWorkflow] = _StateOnlyWorkflowConverter
+    config[Task] = _TaskConverter
+    config[BpmnSubWorkflow] = _SubWorkflowConverter
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))
