@@ -14,9 +14,12 @@ It also prints the 2-vs-1 worker ratio. PostgreSQL is skipped with a message whe
 ``ACCREDIT_TEST_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres); a fresh database is
 created and dropped. The figures depend on what else runs on the machine: say so when you quote them.
 
-    python bench/http_throughput.py [completions_per_run] [client_threads] [workers, e.g. 1,2,4]
+    python bench/http_throughput.py [completions_per_run] [client_threads] [workers, e.g. 1,2,4] [--wrk SECONDS]
 
-The ratios printed are against one worker (the first count given; default 1,2).
+The ratios printed are against one worker (the first count given; default 1,2). With ``--wrk SECONDS`` the
+load comes from wrk (``bench/wrk_client.py``: a C client that leaves the two cores to the server and the
+database) for SECONDS per run, with ``client_threads`` connections; ``completions_per_run`` cases are
+prepared per run and must outlast it (a run that runs out says so).
 """
 from __future__ import annotations
 
@@ -42,6 +45,9 @@ from engine.actors import Actor  # noqa: E402
 from engine.storage.db import Database  # noqa: E402
 from tests.scenarios.forms_data import form  # noqa: E402
 from tests.servers import Server, free_port, request, server_env, wait_for  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import wrk_client  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("ACCREDIT_TEST_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 RUNS = 3
@@ -144,30 +150,53 @@ def _orm_commits_per_second(url: str, n: int = 300) -> float:
     return rate
 
 
+def _drive_wrk(port: int, paths: list[str], method: str, body, token, threads: int, seconds: float, cycle=False):
+    """(requests per second answered 200, [p50, p99] in ms) from wrk; a run that ran out of paths says so."""
+    r = wrk_client.drive(port, paths, method, body, token, connections=threads, duration=seconds, cycle=cycle)
+    if r.failed:
+        print(f"  (wrk: {r.failed} answers other than 200 — out of prepared cases? raise completions_per_run)")
+    return r.rate, [r.p50_ms, r.p99_ms]
+
+
 def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: int,
-                  counts: tuple[int, ...] = (1, 2)) -> None:
-    warmup = 10
+                  counts: tuple[int, ...] = (1, 2), wrk_seconds: float | None = None) -> None:
+    warmup = 10 if wrk_seconds is None else per_run // 4
     token, task_ids = _prepare(url, len(counts) * (RUNS * per_run + warmup))
     data = {"data": form("eligibility_application")}
     results = {}
     for workers in counts:
         hello_proc, hello_port = _hello_server(directory, workers)
-        hello = [_drive(hello_port, [("GET", "/", None, None, 200)] * per_run, threads)[0] for _ in range(RUNS)]
-        hello_proc.terminate()
-        hello_proc.wait()
+        try:
+            if wrk_seconds is None:
+                hello = [_drive(hello_port, [("GET", "/", None, None, 200)] * per_run, threads)[0]
+                         for _ in range(RUNS)]
+            else:
+                hello = [_drive_wrk(hello_port, ["/"], "GET", None, None, threads, wrk_seconds, cycle=True)[0]
+                         for _ in range(RUNS)]
+        finally:
+            hello_proc.terminate()
+            hello_proc.wait()
         with Server(server_env(url, directory), workers=workers, cwd=directory) as server:
             def burst(count):
                 return [("POST", f"/api/tasks/{task_ids.pop()}/complete", data, token, 200) for _ in range(count)]
 
-            _drive(server.port, burst(warmup), threads)
-            runs = [_drive(server.port, burst(per_run), threads) for _ in range(RUNS)]
+            def run(count):
+                if wrk_seconds is None:
+                    return _drive(server.port, burst(count), threads)
+                paths = [path for _, path, *_ in burst(count)]
+                return _drive_wrk(server.port, paths, "POST", data, token, threads, wrk_seconds)
+
+            _drive(server.port, burst(10), threads)
+            if wrk_seconds is not None:
+                run(warmup - 10)
+            runs = [run(per_run) for _ in range(RUNS)]
         orm = [_orm_commits_per_second(url) for _ in range(RUNS)]
         rates = [r[0] for r in runs]
         med_run = sorted(runs, key=lambda r: r[0])[RUNS // 2]
         results[workers] = statistics.median(rates)
+        p50, p99 = (med_run[1] if wrk_seconds is not None else (_pct(med_run[1], .5), _pct(med_run[1], .99)))
         print(f"{name:10} {workers} worker(s): {statistics.median(rates):7.1f} completions/s "
-              f"(runs {', '.join(f'{r:.1f}' for r in rates)}), p50 {_pct(med_run[1], .5):6.1f} ms, "
-              f"p99 {_pct(med_run[1], .99):6.1f} ms")
+              f"(runs {', '.join(f'{r:.1f}' for r in rates)}), p50 {p50:6.1f} ms, p99 {p99:6.1f} ms")
         print(f"{'':10} baseline  : hello-world {statistics.median(hello):7.0f} req/s "
               f"(completion = {statistics.median(hello) / statistics.median(rates):.0f}x slower); "
               f"ORM single-row commit {statistics.median(orm):6.0f}/s "
@@ -191,17 +220,22 @@ def _pg_database():
     return admin, name
 
 
-def main(per_run: int = 100, threads: int = 8, counts: tuple[int, ...] = (1, 2)) -> None:
-    print(f"{per_run} completions per run, {threads} client threads, median of {RUNS} runs; "
+def main(per_run: int = 100, threads: int = 8, counts: tuple[int, ...] = (1, 2), wrk_seconds: float | None = None):
+    if wrk_seconds is not None and not wrk_client.available():
+        raise SystemExit("--wrk needs wrk on the PATH (Debian: apt-get install wrk)")
+    client = (f"{threads} client threads" if wrk_seconds is None
+              else f"wrk, {threads} connections, {wrk_seconds:g} s per run")
+    print(f"{per_run} completions per run, {client}, median of {RUNS} runs; "
           f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
     with tempfile.TemporaryDirectory(prefix="accredit-throughput-") as tmp:
         directory = Path(tmp)
-        bench_backend("sqlite", f"sqlite:///{directory / 'bench.sqlite'}", directory, per_run, threads, counts)
+        bench_backend("sqlite", f"sqlite:///{directory / 'bench.sqlite'}", directory, per_run, threads, counts,
+                      wrk_seconds)
         admin, name = _pg_database()
         if admin is not None:
             try:
                 bench_backend("postgresql", PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}", directory, per_run, threads,
-                              counts)
+                              counts, wrk_seconds)
             finally:
                 with admin.connect() as conn:
                     conn.execute(sa.text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
@@ -211,4 +245,10 @@ def main(per_run: int = 100, threads: int = 8, counts: tuple[int, ...] = (1, 2))
 
 if __name__ == "__main__":
     args = sys.argv[1:]
-    main(*(int(a) for a in args[:2]), *([tuple(int(w) for w in args[2].split(","))] if len(args) > 2 else []))
+    wrk_seconds = None
+    if "--wrk" in args:
+        at = args.index("--wrk")
+        wrk_seconds = float(args[at + 1])
+        del args[at:at + 2]
+    main(*(int(a) for a in args[:2]), *([tuple(int(w) for w in args[2].split(","))] if len(args) > 2 else [(1, 2)]),
+         wrk_seconds=wrk_seconds)
