@@ -160,7 +160,7 @@ def _drive_wrk(port: int, paths: list[str], method: str, body, token, threads: i
 
 def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: int,
                   counts: tuple[int, ...] = (1, 2), wrk_seconds: float | None = None) -> None:
-    warmup = 10 if wrk_seconds is None else per_run // 4
+    warmup = 10 if wrk_seconds is None else 40
     token, task_ids = _prepare(url, len(counts) * (RUNS * per_run + warmup))
     data = {"data": form("eligibility_application")}
     results = {}
@@ -186,9 +186,7 @@ def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: i
                 paths = [path for _, path, *_ in burst(count)]
                 return _drive_wrk(server.port, paths, "POST", data, token, threads, wrk_seconds)
 
-            _drive(server.port, burst(10), threads)
-            if wrk_seconds is not None:
-                run(warmup - 10)
+            _drive(server.port, burst(warmup), threads)  # warm-up (every worker), from the threaded client
             runs = [run(per_run) for _ in range(RUNS)]
         orm = [_orm_commits_per_second(url) for _ in range(RUNS)]
         rates = [r[0] for r in runs]

@@ -7,14 +7,23 @@ writers serialise instead of failing half-way, and on PostgreSQL the case row is
 """
 from __future__ import annotations
 
+import logging
 import os
-from contextlib import contextmanager
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 from typing import Iterator
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
+
+try:
+    import fcntl
+except ImportError:  # not a POSIX system: SQLite's own busy handler alone
+    fcntl = None
+
+log = logging.getLogger(__name__)
 
 DEFAULT_URL = "sqlite:///var/accredit.sqlite"
 MIGRATIONS = Path(__file__).resolve().parent.parent / "migrations"  # engine/migrations
@@ -60,6 +69,53 @@ def create_sa_engine(url: str) -> sa.Engine:
     return sa.create_engine(url, pool_pre_ping=True)
 
 
+class WriterQueue:
+    """SQLite: the writers of every process (gunicorn workers, the scheduler, the CLI) queue on an OS file lock
+    (``flock`` on ``<database>-writers.lock``) before ``BEGIN IMMEDIATE``.
+
+    SQLite's own busy handler polls: a writer that finds the database locked sleeps 1, 2, 5 … up to 100 ms between
+    tries, so with two workers the second often sleeps long after the first has committed (two workers served
+    fewer completions than one). A writer blocked on ``flock`` is woken by the kernel the moment the holder
+    releases it — or dies: a killed worker leaves no lock behind. SQLite's lock stays the guarantee; this is only
+    the queue in front of it. Re-entrant within a thread (a write inside a write waits for nobody)."""
+
+    def __init__(self, database_path: str):
+        self.path = database_path + "-writers.lock"
+        self._mine = threading.local()
+
+    @contextmanager
+    def held(self):
+        if getattr(self._mine, "depth", 0):
+            self._mine.depth += 1
+            try:
+                yield
+            finally:
+                self._mine.depth -= 1
+            return
+        fd = self._lock()
+        self._mine.depth = 1
+        try:
+            yield
+        finally:
+            self._mine.depth = 0
+            if fd is not None:
+                os.close(fd)  # closing the descriptor releases the lock
+
+    def _lock(self) -> int | None:
+        try:
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            log.warning("SQLite writer queue off (cannot open %s: %s): SQLite's busy handler alone", self.path, exc)
+            return None
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+        except OSError as exc:  # a file system without flock (some network mounts)
+            os.close(fd)
+            log.warning("SQLite writer queue off (flock on %s: %s): SQLite's busy handler alone", self.path, exc)
+            return None
+        return fd
+
+
 class Database:
     """One database: a SQLAlchemy engine plus read and write sessions."""
 
@@ -70,13 +126,16 @@ class Database:
         write_engine = self.engine.execution_options(accredit_write=True)
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(write_engine, expire_on_commit=False)
+        path = self.engine.url.database if self.is_sqlite else None
+        self.writers = WriterQueue(os.path.abspath(path)) if path and path != ":memory:" and fcntl else None
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One transaction that changes state: commit on success, roll back on any error."""
-        with self._write() as session:
-            with session.begin():
-                yield session
+        with self.writers.held() if self.writers is not None else nullcontext():
+            with self._write() as session:
+                with session.begin():
+                    yield session
 
     @contextmanager
     def read(self) -> Iterator[Session]:

@@ -65,7 +65,7 @@ def test_sigterm_lets_the_request_in_flight_finish_and_stops_the_scheduler(tmp_p
     with db.read() as s:  # the scheduler stopped cleanly: it took its readiness heartbeat with it
         assert s.scalars(sa.select(Setting.key).where(Setting.key.like("scheduler:%"))).all() == []
     assert "accredit scheduler: stopped" in server.output()
-    assert "SQLite lets one writer in at a time" in server.output()  # two workers on SQLite: the operator is told
+    assert "SQLite writes one transaction at a time" in server.output()  # two workers on SQLite: the operator is told
     logged = [json.loads(line) for line in server.output().splitlines() if line.startswith('{"request_id"')]
     assert {"path": f"/api/tasks/{case.tasks[0].id}/complete", "status": 200, "user": "alice"}.items() <= \
         next(r for r in logged if r["method"] == "POST").items()  # the workers' request log reaches the output

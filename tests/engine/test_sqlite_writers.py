@@ -1,0 +1,68 @@
+"""SQLite writers queue on an OS file lock before BEGIN IMMEDIATE (engine/storage/db.py, WriterQueue): a
+blocked writer is woken when the holder releases it instead of polling in SQLite's busy handler, and a holder
+that dies mid-transaction leaves neither that lock nor SQLite's behind."""
+from __future__ import annotations
+
+import fcntl
+import os
+import subprocess
+import sys
+import textwrap
+
+import sqlalchemy as sa
+
+from engine.storage.models import Organisation, utcnow
+
+from ..servers import REPO, wait_for_output
+
+
+def _queue_is_free(db) -> bool:
+    fd = os.open(db.writers.path, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        return True
+    except BlockingIOError:
+        return False
+    finally:
+        os.close(fd)
+
+
+def test_a_write_transaction_holds_the_writer_queue_and_a_read_does_not(db):
+    assert db.writers is not None and db.writers.path.endswith("accredit.sqlite-writers.lock")
+    with db.read():
+        assert _queue_is_free(db)
+    with db.write() as s:
+        s.add(Organisation(id="lab-q", name="Q", created_at=utcnow()))
+        assert not _queue_is_free(db)  # any other writer, of any process, waits here
+    assert _queue_is_free(db)
+    try:
+        with db.write():
+            raise RuntimeError("rolled back")
+    except RuntimeError:
+        pass
+    assert _queue_is_free(db)  # released on a rollback too
+
+
+def test_a_writer_killed_in_the_middle_of_its_transaction_leaves_no_lock(db, tmp_path):
+    holder = subprocess.Popen([sys.executable, "-c", textwrap.dedent(f"""
+        import signal, sys
+        sys.path.insert(0, {str(REPO)!r})
+        from engine.storage.db import Database
+        from engine.storage.models import Organisation, utcnow
+        db = Database({str(db.url)!r})
+        with db.write() as s:
+            s.add(Organisation(id="half-done", name="never committed", created_at=utcnow()))
+            s.flush()
+            print("holding", flush=True)
+            signal.pause()
+    """)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        wait_for_output(holder, b"holding")
+        assert not _queue_is_free(db)
+    finally:
+        holder.kill()
+        holder.wait()
+    with db.write() as s:  # neither the queue nor SQLite's lock is left behind
+        s.add(Organisation(id="after", name="after", created_at=utcnow()))
+    with db.read() as s:
+        assert s.scalars(sa.select(Organisation.id).order_by(Organisation.id)).all() == ["after"]
