@@ -18,7 +18,12 @@ Runs are interleaved (accredit, peer, peer, accredit, ...), per thread count; ea
 ``--runs`` runs (completions/s), with p50 and p99 latency of the median run, and the accredit/peer ratio.
 
     python bench/peer_compare.py --peer-url http://127.0.0.1:7000 [--threads 4,8] [--cases 40] [--runs 3]
-                                 [--reference]
+                                 [--reference] [--wrk SECONDS --peer-cases N]
+
+With ``--wrk SECONDS`` the timed load comes from wrk instead (bench/wrk_client.py: a C client, so the client's
+own CPU does not eat into what the two servers get of the machine): each run completes task A of cases started
+beforehand (``--cases`` for accredit, ``--peer-cases`` for the peer, untimed), for SECONDS, ``--threads``
+connections; a run that runs out of started cases says so.
 
 Peer credentials (arguments or environment): ``PEER_TOKEN``, a bearer token; or ``PEER_USER`` /
 ``PEER_PASSWORD`` with ``PEER_CLIENT_ID`` / ``PEER_CLIENT_SECRET``, exchanged for a token by the password grant
@@ -48,6 +53,9 @@ os.environ.setdefault("ACCREDIT_PASSWORD_HASH", "fast")
 
 from tests.engine.bpmn_builder import flow, process, user_task  # noqa: E402
 from tests.servers import Server, server_env  # noqa: E402
+
+sys.path.insert(0, str(ROOT / "bench"))
+import wrk_client  # noqa: E402
 
 TOY_ID = "peer_toy"
 ELEMENTS = ('<bpmn:startEvent id="start"/>' + user_task("task_a", "A") + user_task("task_b", "B")
@@ -153,6 +161,10 @@ class Accredit:
                       "complete a task")
         return next((t["id"] for t in case["tasks"] if t["element_id"] == "task_b"), None)
 
+    def load(self, task_id):
+        """A completion of task A for wrk: (method, path, body)."""
+        return "POST", f"/api/tasks/{task_id}/complete", {"data": {}}
+
     def close(self):
         self.server.stop()
 
@@ -208,6 +220,10 @@ class Peer:
                       "peer: complete a task")
         return (instance, task["id"]) if task.get("name") == "task_b" and task.get("state") == "READY" else None
 
+    def load(self, handle):
+        instance, guid = handle
+        return "PUT", f"/v1.0/tasks/{instance}/{guid}", {}
+
 
 def measure(side, cases: int, threads: int) -> tuple[float, list[float]]:
     """Start ``cases`` cases (untimed), then complete A and B of each from ``threads`` client threads:
@@ -231,25 +247,47 @@ def measure(side, cases: int, threads: int) -> tuple[float, list[float]]:
     return 2 * cases / (time.perf_counter() - started), latencies
 
 
+def measure_wrk(side, cases: int, connections: int, seconds: float) -> tuple[float, list[float]]:
+    """Start ``cases`` cases (untimed, threaded client), then complete their task A from wrk for ``seconds``:
+    (completions/s, [p50, p99] ms)."""
+    firsts = pool(list(range(cases)), side.start, 4)
+    requests = [side.load(first) for first in firsts]
+    method, _, body = requests[0]
+    base = urllib.parse.urlsplit(side.base)
+    r = wrk_client.drive(base.port, [base.path.rstrip("/") + path for _, path, _ in requests], method, body,
+                         side.token, connections=connections, duration=seconds)
+    if r.failed:
+        print(f"  ({side.name}: {r.failed} answers other than 200 — out of started cases? raise --cases/--peer-cases)")
+    return r.rate, [r.p50_ms, r.p99_ms]
+
+
 def pct(values: list[float], q: float) -> float:
     values = sorted(values)
     return values[min(len(values) - 1, int(len(values) * q))]
 
 
-def compare(sides, cases: int, threads: int, runs: int) -> dict:
+def compare(sides, cases: int, threads: int, runs: int, wrk_seconds: float | None = None,
+            peer_cases: int | None = None) -> dict:
     results = {s.name: [] for s in sides}
     for side in sides:
         measure(side, 5, threads)  # warm-up: every worker imports, parses and caches what it needs
+
+    def one(side):
+        if wrk_seconds is None:
+            return measure(side, cases, threads)
+        return measure_wrk(side, cases if side.name == "accredit" else (peer_cases or cases), threads, wrk_seconds)
+
     for run in range(runs):
         for side in (sides if run % 2 == 0 else sides[::-1]):
-            results[side.name].append(measure(side, cases, threads))
+            results[side.name].append(one(side))
     medians = {}
     for side in sides:
         rates = [r[0] for r in results[side.name]]
         mid = sorted(results[side.name], key=lambda r: r[0])[runs // 2]
         medians[side.name] = statistics.median(rates)
+        p50, p99 = (mid[1] if wrk_seconds is not None else (pct(mid[1], .5), pct(mid[1], .99)))
         print(f"  {side.name:12} {medians[side.name]:7.1f} completions/s (runs {', '.join(f'{r:.1f}' for r in rates)})"
-              f", p50 {pct(mid[1], .5):6.1f} ms, p99 {pct(mid[1], .99):6.1f} ms", flush=True)
+              f", p50 {p50:6.1f} ms, p99 {p99:6.1f} ms", flush=True)
     a, p = (medians[s.name] for s in sides)
     print(f"  accredit / spiff-arena: {a / p:.1f}x", flush=True)
     return medians
@@ -267,11 +305,15 @@ def main() -> None:
     ap.add_argument("--threads", default="4,8", help="client thread counts, comma-separated")
     ap.add_argument("--cases", type=int, default=40, help="cases per run (two completions each)")
     ap.add_argument("--runs", type=int, default=3)
+    ap.add_argument("--wrk", type=float, metavar="SECONDS", help="timed load from wrk, SECONDS per run")
+    ap.add_argument("--peer-cases", type=int, help="with --wrk: cases started per run on the peer (default --cases)")
     ap.add_argument("--reference", action="store_true",
                     help="also bench/http_throughput.py's shipped-process figures (2 workers, SQLite)")
     args = ap.parse_args()
     if not args.peer_token and not args.peer_client_secret:
         ap.error("give PEER_TOKEN, or PEER_CLIENT_SECRET (with PEER_USER/PEER_PASSWORD) for the peer's token")
+    if args.wrk is not None and not wrk_client.available():
+        ap.error("--wrk needs wrk on the PATH (Debian: apt-get install wrk)")
     counts = [int(t) for t in args.threads.split(",")]
     print(f"{args.cases} cases (x2 completions) per run, median of {args.runs}, interleaved; {os.cpu_count()} CPUs, "
           f"load average {os.getloadavg()[0]:.1f} at start; peer at {args.peer_url}", flush=True)
@@ -280,8 +322,8 @@ def main() -> None:
         accredit = Accredit(Path(tmp))
         try:
             for threads in counts:
-                print(f"{threads} client threads:", flush=True)
-                compare([accredit, peer], args.cases, threads, args.runs)
+                print(f"{threads} client {'threads' if args.wrk is None else 'connections (wrk)'}:", flush=True)
+                compare([accredit, peer], args.cases, threads, args.runs, args.wrk, args.peer_cases)
         finally:
             accredit.close()
         if args.reference:

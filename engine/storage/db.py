@@ -103,7 +103,7 @@ class WriterQueue:
 
     def _lock(self) -> int | None:
         try:
-            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o660)
         except OSError as exc:
             log.warning("SQLite writer queue off (cannot open %s: %s): SQLite's busy handler alone", self.path, exc)
             return None
