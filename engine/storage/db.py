@@ -82,6 +82,7 @@ class WriterQueue:
     def __init__(self, database_path: str):
         self.path = database_path + "-writers.lock"
         self._mine = threading.local()
+        self.off = False
 
     @contextmanager
     def held(self):
@@ -102,18 +103,19 @@ class WriterQueue:
                 os.close(fd)  # closing the descriptor releases the lock
 
     def _lock(self) -> int | None:
+        if self.off:
+            return None
+        fd = None
         try:
             fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o660)
-        except OSError as exc:
-            log.warning("SQLite writer queue off (cannot open %s: %s): SQLite's busy handler alone", self.path, exc)
-            return None
-        try:
             fcntl.flock(fd, fcntl.LOCK_EX)
-        except OSError as exc:  # a file system without flock (some network mounts)
-            os.close(fd)
-            log.warning("SQLite writer queue off (flock on %s: %s): SQLite's busy handler alone", self.path, exc)
+            return fd
+        except OSError as exc:  # a read-only directory, a file system without flock (some network mounts)
+            if fd is not None:
+                os.close(fd)
+            self.off = True  # said once, not on every write
+            log.warning("SQLite writer queue off (%s: %s): SQLite's busy handler alone", self.path, exc)
             return None
-        return fd
 
 
 class Database:

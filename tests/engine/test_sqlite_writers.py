@@ -66,3 +66,17 @@ def test_a_writer_killed_in_the_middle_of_its_transaction_leaves_no_lock(db, tmp
         s.add(Organisation(id="after", name="after", created_at=utcnow()))
     with db.read() as s:
         assert s.scalars(sa.select(Organisation.id).order_by(Organisation.id)).all() == ["after"]
+
+
+def test_where_the_lock_file_cannot_be_made_writes_go_on_with_sqlites_own_lock_and_say_so_once(db, tmp_path,
+                                                                                                caplog):
+    db.writers.path = str(tmp_path / "no-such-directory" / "writers.lock")
+    for i in range(3):
+        with db.write() as s:
+            s.add(Organisation(id=f"lab-{i}", name="x", created_at=utcnow()))
+    assert db.writers.off
+    assert [r.getMessage() for r in caplog.records].count(
+        f"SQLite writer queue off ({db.writers.path}: [Errno 2] No such file or directory: "
+        f"'{db.writers.path}'): SQLite's busy handler alone") == 1
+    with db.read() as s:
+        assert len(s.scalars(sa.select(Organisation.id)).all()) == 3
