@@ -79,26 +79,26 @@ class WriterQueue:
     releases it — or dies: a killed worker leaves no lock behind. SQLite's lock stays the guarantee; this is only
     the queue in front of it. Re-entrant within a thread (a write inside a write waits for nobody)."""
 
+    #: per thread, the lock files it holds (by path: two Database objects on one file share the queue, and a
+    #: thread never waits for itself)
+    _held = threading.local()
+
     def __init__(self, database_path: str):
         self.path = database_path + "-writers.lock"
-        self._mine = threading.local()
         self.off = False
 
     @contextmanager
     def held(self):
-        if getattr(self._mine, "depth", 0):
-            self._mine.depth += 1
-            try:
-                yield
-            finally:
-                self._mine.depth -= 1
+        mine = self._held.__dict__.setdefault("paths", set())
+        if self.path in mine:
+            yield
             return
         fd = self._lock()
-        self._mine.depth = 1
+        mine.add(self.path)
         try:
             yield
         finally:
-            self._mine.depth = 0
+            mine.discard(self.path)
             if fd is not None:
                 os.close(fd)  # closing the descriptor releases the lock
 

@@ -80,3 +80,17 @@ def test_where_the_lock_file_cannot_be_made_writes_go_on_with_sqlites_own_lock_a
         f"'{db.writers.path}'): SQLite's busy handler alone") == 1
     with db.read() as s:
         assert len(s.scalars(sa.select(Organisation.id)).all()) == 3
+
+
+def test_a_write_inside_a_write_of_the_same_thread_does_not_wait_for_itself_in_the_queue(db):
+    from engine.storage.db import Database
+
+    other = Database(str(db.url))  # another object on the same file: the same queue
+    try:
+        with db.write():
+            with other.writers.held():
+                assert not _queue_is_free(db)
+            assert not _queue_is_free(db)  # the outer transaction still holds it
+        assert _queue_is_free(db)
+    finally:
+        other.dispose()
