@@ -10,9 +10,10 @@ the median of 3 runs (completions/s, p50 and p99 latency), printed next to basel
 * ORM single-row commits per second on the same database, in-process and single-threaded (the floor of any
   write).
 
-It also prints the 2-vs-1 worker ratio. PostgreSQL is skipped with a message when none answers at
-``ACCREDIT_TEST_PG`` (default postgresql+psycopg://postgres@127.0.0.1:5432/postgres); a fresh database is
-created and dropped. The figures depend on what else runs on the machine: say so when you quote them.
+It also prints the 2-vs-1 worker ratio, and the CPU time the server's workers spent per completion (from
+/proc: the client and the database do not count) next to the hello-world workers' per request. PostgreSQL is
+skipped with a message when none answers at ``ACCREDIT_TEST_PG`` (default
+postgresql+psycopg://postgres@127.0.0.1:5432/postgres); a fresh database is created and dropped. The figures depend on what else runs on the machine: say so when you quote them.
 
     python bench/http_throughput.py [completions_per_run] [client_threads] [workers, e.g. 1,2,4] [--wrk SECONDS]
 
@@ -44,7 +45,7 @@ import sqlalchemy as sa  # noqa: E402
 from engine.actors import Actor  # noqa: E402
 from engine.storage.db import Database  # noqa: E402
 from tests.scenarios.forms_data import form  # noqa: E402
-from tests.servers import Server, free_port, request, server_env, wait_for  # noqa: E402
+from tests.servers import Server, children, free_port, request, server_env, wait_for  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 import wrk_client  # noqa: E402
@@ -107,7 +108,7 @@ def _drive(port: int, requests: list, threads: int) -> tuple[float, list[float]]
     elapsed = time.perf_counter() - started
     if errors:
         raise SystemExit(f"unexpected answers: {errors[:3]}")
-    return len(requests) / elapsed, latencies
+    return len(requests) / elapsed, latencies, len(requests)
 
 
 def _pct(values: list[float], q: float) -> float:
@@ -155,7 +156,26 @@ def _drive_wrk(port: int, paths: list[str], method: str, body, token, threads: i
     r = wrk_client.drive(port, paths, method, body, token, connections=threads, duration=seconds, cycle=cycle)
     if r.failed:
         print(f"  (wrk: {r.failed} answers other than 200 — out of prepared cases? raise completions_per_run)")
-    return r.rate, [r.p50_ms, r.p99_ms]
+    return r.rate, [r.p50_ms, r.p99_ms], r.ok + r.failed
+
+
+def _cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU time the processes ``pids`` have used so far (from /proc)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except FileNotFoundError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime (fields 14 and 15 of stat)
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _measured(pids: list[int], runs) -> tuple[list, float]:
+    """Run ``runs`` (a function returning the runs' results) and give the workers' CPU ms per request."""
+    before = _cpu_seconds(pids)
+    results = runs()
+    return results, (_cpu_seconds(pids) - before) * 1000 / max(1, sum(r[2] for r in results))
 
 
 def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: int,
@@ -168,11 +188,13 @@ def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: i
         hello_proc, hello_port = _hello_server(directory, workers)
         try:
             if wrk_seconds is None:
-                hello = [_drive(hello_port, [("GET", "/", None, None, 200)] * per_run, threads)[0]
-                         for _ in range(RUNS)]
+                hello, hello_cpu = _measured(children(hello_proc.pid), lambda: [
+                    _drive(hello_port, [("GET", "/", None, None, 200)] * per_run, threads) for _ in range(RUNS)])
             else:
-                hello = [_drive_wrk(hello_port, ["/"], "GET", None, None, threads, wrk_seconds, cycle=True)[0]
-                         for _ in range(RUNS)]
+                hello, hello_cpu = _measured(children(hello_proc.pid), lambda: [
+                    _drive_wrk(hello_port, ["/"], "GET", None, None, threads, wrk_seconds, cycle=True)
+                    for _ in range(RUNS)])
+            hello = [h[0] for h in hello]
         finally:
             hello_proc.terminate()
             hello_proc.wait()
@@ -187,14 +209,16 @@ def bench_backend(name: str, url: str, directory: Path, per_run: int, threads: i
                 return _drive_wrk(server.port, paths, "POST", data, token, threads, wrk_seconds)
 
             _drive(server.port, burst(warmup), threads)  # warm-up (every worker), from the threaded client
-            runs = [run(per_run) for _ in range(RUNS)]
+            runs, cpu = _measured(server.worker_pids(), lambda: [run(per_run) for _ in range(RUNS)])
         orm = [_orm_commits_per_second(url) for _ in range(RUNS)]
         rates = [r[0] for r in runs]
         med_run = sorted(runs, key=lambda r: r[0])[RUNS // 2]
         results[workers] = statistics.median(rates)
         p50, p99 = (med_run[1] if wrk_seconds is not None else (_pct(med_run[1], .5), _pct(med_run[1], .99)))
         print(f"{name:10} {workers} worker(s): {statistics.median(rates):7.1f} completions/s "
-              f"(runs {', '.join(f'{r:.1f}' for r in rates)}), p50 {p50:6.1f} ms, p99 {p99:6.1f} ms")
+              f"(runs {', '.join(f'{r:.1f}' for r in rates)}), p50 {p50:6.1f} ms, p99 {p99:6.1f} ms; "
+              f"workers' CPU {cpu:.2f} ms per completion (hello-world {hello_cpu:.2f} ms per request, "
+              f"{cpu / hello_cpu if hello_cpu else float('nan'):.0f}x)")
         print(f"{'':10} baseline  : hello-world {statistics.median(hello):7.0f} req/s "
               f"(completion = {statistics.median(hello) / statistics.median(rates):.0f}x slower); "
               f"ORM single-row commit {statistics.median(orm):6.0f}/s "
