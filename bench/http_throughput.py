@@ -11,7 +11,9 @@ the median of 3 runs (completions/s, p50 and p99 latency), printed next to basel
   write).
 
 It also prints the 2-vs-1 worker ratio, and the CPU time the server's workers spent per completion (from
-/proc: the client and the database do not count) next to the hello-world workers' per request. PostgreSQL is
+/proc: the client and the database do not count) next to the hello-world workers' per request. /proc counts
+in clock ticks (10 ms), so these figures need runs of hundreds of requests (the hello-world run of a small
+``completions_per_run`` is too short for its per-request CPU to mean anything). PostgreSQL is
 skipped with a message when none answers at ``ACCREDIT_TEST_PG`` (default
 postgresql+psycopg://postgres@127.0.0.1:5432/postgres); a fresh database is created and dropped. The figures depend on what else runs on the machine: say so when you quote them.
 

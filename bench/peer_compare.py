@@ -56,6 +56,7 @@ from tests.servers import Server, server_env  # noqa: E402
 
 sys.path.insert(0, str(ROOT / "bench"))
 import wrk_client  # noqa: E402
+from http_throughput import _pct as pct  # noqa: E402  (one percentile for every bench)
 
 TOY_ID = "peer_toy"
 ELEMENTS = ('<bpmn:startEvent id="start"/>' + user_task("task_a", "A") + user_task("task_b", "B")
@@ -261,11 +262,6 @@ def measure_wrk(side, cases: int, connections: int, seconds: float) -> tuple[flo
     return r.rate, [r.p50_ms, r.p99_ms]
 
 
-def pct(values: list[float], q: float) -> float:
-    values = sorted(values)
-    return values[min(len(values) - 1, int(len(values) * q))]
-
-
 def compare(sides, cases: int, threads: int, runs: int, wrk_seconds: float | None = None,
             peer_cases: int | None = None) -> dict:
     results = {s.name: [] for s in sides}
@@ -327,7 +323,7 @@ def main() -> None:
         finally:
             accredit.close()
         if args.reference:
-            from bench.http_throughput import bench_backend
+            from http_throughput import bench_backend
 
             for threads in counts:
                 print(f"reference, shipped accreditation process, {threads} client threads:", flush=True)

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 import sqlalchemy as sa
 
 from engine.storage.models import Organisation, utcnow
@@ -35,11 +36,9 @@ def test_a_write_transaction_holds_the_writer_queue_and_a_read_does_not(db):
         s.add(Organisation(id="lab-q", name="Q", created_at=utcnow()))
         assert not _queue_is_free(db)  # any other writer, of any process, waits here
     assert _queue_is_free(db)
-    try:
+    with pytest.raises(RuntimeError):
         with db.write():
             raise RuntimeError("rolled back")
-    except RuntimeError:
-        pass
     assert _queue_is_free(db)  # released on a rollback too
 
 
