@@ -74,7 +74,7 @@ def _lifetimes(config):
 
 def _require_secret_key(app: Flask, identity: Identity) -> None:
     """No start without ACCREDIT_SECRET_KEY, except in demo mode (ACCREDIT_DEMO=1, or a database marked by
-    `accredit demo`), where a random key per process is used: sessions then end at every restart."""
+    `accredit demo`), where the demo database's own random key is used (the same for every worker)."""
     if app.config.get("SECRET_KEY"):
         return
     try:
@@ -82,7 +82,10 @@ def _require_secret_key(app: Flask, identity: Identity) -> None:
     except sa.exc.DBAPIError:  # no schema yet (create_app never migrates): not a demo installation
         demo = False
     if app.config["DEMO"] or demo:
-        app.config["SECRET_KEY"] = secrets.token_hex(32)
+        try:
+            app.config["SECRET_KEY"] = identity.demo_session_key()
+        except sa.exc.DBAPIError:  # ACCREDIT_DEMO=1 on a database without its schema yet: this process's own
+            app.config["SECRET_KEY"] = secrets.token_hex(32)
         return
     raise UnsafeConfiguration("ACCREDIT_SECRET_KEY is not set: set it to a long random value (e.g. "
                               "`python -c 'import secrets; print(secrets.token_hex(32))'`) before serving; only a "
@@ -149,6 +152,7 @@ def create_app(config: dict | None = None) -> Flask:
         from flask import request
 
         from .auth import check_same_origin, current_actor
+        from .fields import check_json_depth
 
         check_same_origin()  # cross-site writes refused before anything else (CSRF)
         if request.path.startswith("/api/") and not request.path.startswith(_PUBLIC):
@@ -159,6 +163,7 @@ def create_app(config: dict | None = None) -> Flask:
 
             raise UnsupportedMediaType(f"send JSON (Content-Type: application/json) or multipart/form-data, "
                                        f"not {request.mimetype or 'no content type'}")
+        check_json_depth(request)  # before any code walks the body: a 400, never a RecursionError
 
     register_error_handlers(app)  # after Api(): ours must win over flask-smorest's JSON handler
     _trust_proxies(app, app.config.get("TRUSTED_PROXIES", 0))

@@ -23,7 +23,7 @@ import sqlalchemy as sa
 
 from engine.records import history
 from engine.actors import Actor
-from engine.storage.models import ApiToken, BrowserSession, User, UserRole, utcnow
+from engine.storage.models import ApiToken, BrowserSession, Setting, User, UserRole, utcnow
 
 TOKEN_LAST_USED_EVERY = timedelta(minutes=15)
 
@@ -161,3 +161,27 @@ def _iso(value: datetime | None) -> str | None:
 
 def record(s, by: str, action: str, data: dict) -> None:
     history.record_system(s, by, action, data)
+
+
+# -- a demo installation's session key ------------------------------------------------------------------------
+
+DEMO_SESSION_KEY = "demo_session_key"
+
+
+def demo_session_key(db) -> str:
+    """The key that signs a demo installation's session cookies: made once, kept in the demo database, so that
+    every worker and every restart signs with the same key (a key per process made a session valid on one
+    gunicorn worker and a 401 on the next). The first writer wins: a worker starting at the same moment reads
+    the key the other wrote. Never recorded in the history (it is a secret); only demo databases hold one —
+    anywhere else ACCREDIT_SECRET_KEY is required."""
+    for _attempt in range(2):
+        try:
+            with db.write() as s:
+                row = s.get(Setting, DEMO_SESSION_KEY)
+                if row is None:
+                    row = Setting(key=DEMO_SESSION_KEY, value=secrets.token_hex(32))
+                    s.add(row)
+                return row.value
+        except sa.exc.IntegrityError:  # another worker inserted it first (PostgreSQL): read theirs
+            continue
+    raise RuntimeError("the demo session key could not be stored")

@@ -82,6 +82,9 @@ class Identity:
             row = s.get(Setting, key)
             return row.value if row is not None else default
 
+    def demo_session_key(self) -> str:
+        return credentials.demo_session_key(self.db)
+
     def set_setting(self, key: str, value, by: str = "system") -> None:
         with self.db.write() as s:
             row = s.get(Setting, key)

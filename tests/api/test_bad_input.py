@@ -162,3 +162,33 @@ def test_numbers_beyond_64_bits_are_a_4xx_wherever_they_come(api):
     body = assert_problem(api.client("coordinator").get(f"/api/tasks?page={huge}"), 422)
     assert any("page" in f for f in fields_of(body))
     body = assert_problem(api.client("coordinator").get("/api/tasks?page=2000000"), 422)
+
+
+def _nested(levels: int) -> dict:
+    """A body of ``levels`` nested objects: {"data": {"a": {"a": … "leaf"}}}."""
+    value: object = "leaf"
+    for _ in range(levels - 1):
+        value = {"a": value}
+    return {"data": value}
+
+
+def test_a_json_body_nested_too_deep_is_a_400_naming_where_never_a_500(api, case):
+    alice = api.client("applicant_a")
+    task_url = f"/api/tasks/{case['tasks'][0]['id']}/complete"
+    # so deep that the JSON decoder itself gives up (a RecursionError, a 500 before)
+    for url in ("/api/cases", task_url, "/api/process-definitions"):
+        r = alice.post(url, data='{"data":' + "[" * 100_000 + "]" * 100_000 + "}", content_type="application/json")
+        body = assert_problem(r, 400)
+        assert "nested deeper than 64 levels" in body["detail"] and fields_of(body) == {"/"}
+    # decodable, one level too deep: the problem says where
+    body = assert_problem(alice.post(task_url, json=_nested(65)), 400)
+    assert body["detail"].endswith("(at /data" + "/a" * 63 + ")")
+    assert fields_of(body) == {"/data" + "/a" * 63}
+    # at the limit, the body goes on to the task's own checks (a form error, not a depth error)
+    body = assert_problem(alice.post(task_url, json=_nested(64)), 422)
+    assert "nested deeper" not in body["detail"]
+    assert alice.get(f"/api/tasks/{case['tasks'][0]['id']}").get_json()["status"] == "ready"
+    # an anonymous caller still gets a 401 first, and a body that is not JSON the parser's own 400
+    assert_problem(api.app.test_client().post(task_url, data="[" * 100_000, content_type="application/json"), 401)
+    assert assert_problem(alice.post(task_url, data="[" * 10, content_type="application/json"), 400)["errors"][0][
+        "message"] == "Invalid JSON body."

@@ -4,10 +4,12 @@ unless asked for — and the README's `accredit demo && accredit serve` still wo
 from __future__ import annotations
 
 import pytest
+import sqlalchemy as sa
 from click.testing import CliRunner
 
 from api.app import UnsafeConfiguration, create_app
 from api.cli import main
+from engine.storage.models import Event
 
 
 @pytest.fixture
@@ -57,6 +59,22 @@ def test_readme_first_command_accredit_demo_then_serve(fresh):
     assert "applicant" in _users(app)
     r = app.test_client().post("/api/session", json={"username": "applicant", "password": "demo-password"})
     assert r.status_code == 200
+
+
+def test_a_demo_installation_signs_sessions_with_one_key_for_every_worker_and_never_records_it(fresh):
+    assert CliRunner().invoke(main, ["demo"]).exit_code == 0
+    first, second = create_app(), create_app()  # two gunicorn workers (or a restart) on the same demo database
+    assert first.config["SECRET_KEY"] == second.config["SECRET_KEY"]
+    signed_in = first.test_client()
+    assert signed_in.post("/api/session", json={"username": "applicant", "password": "demo-password"}).status_code \
+        == 200
+    other = second.test_client()  # the session cookie, presented to the other worker
+    for cookie in signed_in._cookies.values():
+        other.set_cookie(cookie.key, cookie.value, domain=cookie.domain, path=cookie.path)
+    assert other.get("/api/tasks").status_code == 200  # was a 401: each worker had made its own key
+    key = first.config["SECRET_KEY"]
+    with first.extensions["accredit"].db.read() as s:  # every history, the system's included, is the event table
+        assert not [e for e in s.scalars(sa.select(Event)) if key in str(e.data)]  # a secret: recorded nowhere
 
 
 def test_demo_mode_by_environment_creates_the_demo_accounts(fresh, monkeypatch):
