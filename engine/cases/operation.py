@@ -22,6 +22,7 @@ from engine.records import history
 from engine.workflow import pruning, stepping
 from engine.actors import Actor
 from engine.errors import Conflict, NotFound, ProcessError
+from engine.storage.db import VALIDATORS
 from engine.storage.models import Case, Event, HumanTask, MessageSubscription, ProcessDefinition, utcnow
 from engine.sandbox import SandboxViolation, ScriptTimeout
 from engine.workflow.workflow_state import (
@@ -57,6 +58,9 @@ _LOCKED = sa.select(Case).with_for_update(of=Case)
 _CASE_BY_ID = {"sqlite": _WITH_HEAD.where(_BY_ID), "locked": _LOCKED.where(_BY_ID),
                "skip_locked": sa.select(Case).with_for_update(of=Case, skip_locked=True).where(_BY_ID)}
 _CASE_OF_TASK = {"sqlite": _WITH_HEAD.where(_OF_TASK), "locked": _LOCKED.where(_OF_TASK)}
+#: a case's version and last event seq (SQLite, on the DBAPI connection: Operation._unchanged_since_read)
+_STILL_AS_READ = ('SELECT version, (SELECT seq FROM event WHERE case_id = ? ORDER BY seq DESC LIMIT 1) '
+                  'FROM "case" WHERE id = ?')
 _READY_ROWS = sa.select(HumanTask).where(HumanTask.case_id == sa.bindparam("case_id"), HumanTask.status == "ready")
 _READY_ROWS_AND_TASK = sa.select(HumanTask).where(
     HumanTask.case_id == sa.bindparam("case_id"),
@@ -76,6 +80,7 @@ class Loaded:
         self.timer_rows, self.message_rows = indexes.index_rows(row, wf)
         self.ready_rows: list[HumanTask] | None = None  # the case's ready inbox rows after the last save
         self.pending_events: list[dict] = []  # history recorded, not yet written (Operation.finish writes it)
+        self.as_read: tuple[int, int] | None = None  # SQLite: (version, last event seq) as loaded
 
 
 class Operation:
@@ -86,6 +91,19 @@ class Operation:
         self.loaded: dict[str, Loaded] = {}
         self.dirty: dict[str, None] = {}  # cases run in this operation and not yet saved (ordered)
         self.cascade = 0
+        validators = session.info.get(VALIDATORS)
+        if validators is not None:  # a read-first write (Database.write_read_first): check what was read
+            validators.append(self._unchanged_since_read)
+
+    def _unchanged_since_read(self, dbapi_conn) -> bool:
+        """Called once the write lock is held: is every case loaded so far as it was read (the same ``version``
+        and the same last event)? Every change to a case, its inbox, its team, comments and attachments appends
+        to the case's history chain, so the chain's head stands for all that the checks read of the case."""
+        for loaded in self.loaded.values():
+            now = dbapi_conn.execute(_STILL_AS_READ, (loaded.row.id, loaded.row.id)).fetchone()
+            if now is None or (now[0], now[1] or 0) != loaded.as_read:
+                return False
+        return True
 
     # -- loading and starting ----------------------------------------------------------------------
     def load(self, case_id: str, *, skip_locked: bool = False) -> Loaded | None:
@@ -128,6 +146,7 @@ class Operation:
         if sqlite:
             head_seq, head_hash = found[1], found[2]
             loaded.next_seq, loaded.chain_head = (head_seq or 0) + 1, head_hash
+            loaded.as_read = (row.version, head_seq or 0)
         return loaded
 
     def start(self, definition: ProcessDefinition, organisation_id, data, business_key, parent_case_id) -> str:

@@ -221,7 +221,8 @@ class Engine:
         :func:`engine.records.signatures.verify_signer`, outside the write transaction); the engine then records printed
         name, username, UTC time, meaning and the SHA-256 binding to ``data`` in the ``task.completed`` event."""
         data = dict(data or {})
-        with self.db.write() as s:
+
+        def work(s):
             ops = Operation(self, s, actor)
             found = ops.load_for_task(task_id)
             if found is None:
@@ -250,6 +251,9 @@ class Engine:
             ops.record_completion(loaded, task, role, data, old, signed)
             ops.finish()
             view = self.case_view(s, loaded.row, loaded.wf, viewer, loaded.ready_rows)
+            return view
+
+        view = self.db.write_read_first(work)  # computed unlocked on SQLite, locked to write
         self.timers_changed()
         return view
 

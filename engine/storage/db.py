@@ -65,8 +65,26 @@ def create_sa_engine(url: str) -> sa.Engine:
             immediate = conn.get_execution_options().get("accredit_write", False)
             conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
 
+        @event.listens_for(engine, "before_cursor_execute")
+        def _sqlite_first_write(conn, cursor, statement, parameters, context, executemany):
+            # a read-first write transaction (Database.write(read_first=True)) takes the write lock at its
+            # first statement that is not a read
+            upgrade = conn.info.get(_UPGRADE)
+            if upgrade is not None and statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA"):
+                del conn.info[_UPGRADE]
+                upgrade(cursor.connection)
+
         return engine
     return sa.create_engine(url, pool_pre_ping=True)
+
+
+#: key, in a pooled connection's ``info``, of the function that turns its read-first transaction into a write
+_UPGRADE = "accredit_upgrade"
+
+
+class StaleRead(Exception):
+    """A read-first write found, on taking the write lock, that what it read has changed since: the caller runs
+    the whole unit of work again, locked from the start (:meth:`Database.write_read_first`)."""
 
 
 class WriterQueue:
@@ -89,18 +107,25 @@ class WriterQueue:
 
     @contextmanager
     def held(self):
-        mine = self._held.__dict__.setdefault("paths", set())
-        if self.path in mine:
-            yield
-            return
-        fd = self._lock()
-        mine.add(self.path)
+        release = self.acquire()
         try:
             yield
         finally:
+            release()
+
+    def acquire(self):
+        """Wait for the lock (unless this thread holds it already); returns the function that releases it."""
+        mine = self._held.__dict__.setdefault("paths", set())
+        if self.path in mine:
+            return _nothing
+        fd = self._lock()
+        mine.add(self.path)
+
+        def release():
             mine.discard(self.path)
             if fd is not None:
                 os.close(fd)  # closing the descriptor releases the lock
+        return release
 
     def _lock(self) -> int | None:
         if self.off:
@@ -116,6 +141,14 @@ class WriterQueue:
             self.off = True  # said once, not on every write
             log.warning("SQLite writer queue off (%s: %s): SQLite's busy handler alone", self.path, exc)
             return None
+
+
+def _nothing() -> None:
+    return None
+
+
+#: ``session.info`` key of a read-first write's validators (:meth:`Database.write_read_first`)
+VALIDATORS = "accredit_validators"
 
 
 class Database:
@@ -138,6 +171,52 @@ class Database:
             with self._write() as session:
                 with session.begin():
                     yield session
+
+    def write_read_first(self, work):
+        """``work(session)`` as one write transaction that holds the write lock only for its writes (SQLite).
+
+        Everything an operation does before its first write — loading a case, restoring and running its
+        workflow, the checks — runs in a plain read transaction (a WAL snapshot: no lock, no wait), so the
+        workers of a server compute in parallel and queue only to write. At the first statement that writes,
+        the transaction takes the writer queue and ``BEGIN IMMEDIATE`` and asks the session's validators
+        (``session.info["accredit_validators"]``: functions of a DBAPI connection, appended by the work as it
+        reads) whether what was read is still current; if one says no, :class:`StaleRead` rolls everything back
+        and ``work`` runs again in an ordinary write transaction, locked from its start. Same result as
+        :meth:`write`, serialised the same way. PostgreSQL (row locks), an in-memory SQLite or a platform
+        without ``flock``: simply :meth:`write`."""
+        if self.writers is not None:
+            try:
+                with self._read_first() as session:
+                    return work(session)
+            except StaleRead:
+                pass
+        with self.write() as session:
+            return work(session)
+
+    @contextmanager
+    def _read_first(self) -> Iterator[Session]:
+        releases = []
+
+        def upgrade(dbapi_conn):
+            releases.append(self.writers.acquire())
+            dbapi_conn.execute("COMMIT")  # the read snapshot ends ...
+            dbapi_conn.execute("BEGIN IMMEDIATE")  # ... and the write lock is taken, then what was read is checked
+            if not all(check(dbapi_conn) for check in validators):
+                raise StaleRead()
+
+        try:
+            with self._read() as session:
+                with session.begin():
+                    conn = session.connection()
+                    validators = session.info[VALIDATORS] = []
+                    conn.info[_UPGRADE] = upgrade
+                    try:
+                        yield session
+                    finally:
+                        conn.info.pop(_UPGRADE, None)  # the pooled connection outlives this transaction
+        finally:
+            for release in releases:  # after the commit (or rollback), as write() does
+                release()
 
     @contextmanager
     def read(self) -> Iterator[Session]:
