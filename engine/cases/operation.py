@@ -58,9 +58,8 @@ _LOCKED = sa.select(Case).with_for_update(of=Case)
 _CASE_BY_ID = {"sqlite": _WITH_HEAD.where(_BY_ID), "locked": _LOCKED.where(_BY_ID),
                "skip_locked": sa.select(Case).with_for_update(of=Case, skip_locked=True).where(_BY_ID)}
 _CASE_OF_TASK = {"sqlite": _WITH_HEAD.where(_OF_TASK), "locked": _LOCKED.where(_OF_TASK)}
-#: a case's version and last event seq (SQLite, on the DBAPI connection: Operation._unchanged_since_read)
 _STILL_AS_READ = ('SELECT version, (SELECT seq FROM event WHERE case_id = ? ORDER BY seq DESC LIMIT 1) '
-                  'FROM "case" WHERE id = ?')
+                  'FROM "case" WHERE id = ?')  # Operation._unchanged_since_read
 _READY_ROWS = sa.select(HumanTask).where(HumanTask.case_id == sa.bindparam("case_id"), HumanTask.status == "ready")
 _READY_ROWS_AND_TASK = sa.select(HumanTask).where(
     HumanTask.case_id == sa.bindparam("case_id"),
@@ -91,8 +90,7 @@ class Operation:
         self.loaded: dict[str, Loaded] = {}
         self.dirty: dict[str, None] = {}  # cases run in this operation and not yet saved (ordered)
         self.cascade = 0
-        validators = session.info.get(VALIDATORS)
-        if validators is not None:  # a read-first write (Database.write_read_first): check what was read
+        if (validators := session.info.get(VALIDATORS)) is not None:  # a read-first write: check what was read
             validators.append(self._unchanged_since_read)
 
     def _unchanged_since_read(self, dbapi_conn) -> bool:
@@ -284,6 +282,8 @@ class Operation:
             self._save_case(loaded)
 
     def _save_case(self, loaded: Loaded) -> None:
+        """Compute the step's history, inbox, timers and state first, then write them: on SQLite the write lock
+        is taken at the first write (Database.write_read_first), so what is computed before runs unlocked."""
         wf, row, now = loaded.wf, loaded.row, utcnow()
         before = loaded.before
         history.record_diff(self.s, loaded, self.actor, snapshot(wf))
@@ -292,16 +292,18 @@ class Operation:
         timers = pending[0]
         ready = ready_human_tasks(wf)
         existing = self._ready_rows(loaded)  # read once; notify_fired then finds its tasks in the identity map
-        indexes.notify_fired(self.s, loaded, now)
-        self._write_inbox(loaded, ready, timers, now, existing)
-        indexes.write_index_rows(self.s, loaded, pending)
+        indexes.notify_fired(self.s, loaded, now)  # writes only when a reminder or deadline fired
+        inbox = self._plan_inbox(loaded, ready, timers, now, existing)
         status, outcome, ended_at = row.status, row.outcome, row.ended_at
         if wf.completed and status == "running":
             status, outcome, ended_at = "completed", end_event_reached(wf), now
             history.record(self.s, loaded, self.actor, "case.ended", data={"outcome": outcome})
-        pruning.prune(wf)  # after the history diff: only the finished past SpiffWorkflow no longer reads
-        rows.update_case(self.s, row, state=self.engine.serializer.dump_state(wf), status=status,
-                         outcome=outcome, ended_at=ended_at, updated_at=now)
+        pruning.prune(wf)  # after the history diff and the inbox plan: only the finished past no longer read
+        state = self.engine.serializer.dump_state(wf)
+        self._write_inbox(loaded, *inbox)
+        indexes.write_index_rows(self.s, loaded, pending)
+        rows.update_case(self.s, row, state=state, status=status, outcome=outcome, ended_at=ended_at,
+                         updated_at=now)
 
     def _ready_rows(self, loaded: Loaded) -> dict[str, HumanTask]:
         """The case's ready inbox rows before this save writes the inbox: as the load kept them (a completion
@@ -310,9 +312,8 @@ class Operation:
             loaded.ready_rows = list(self.s.scalars(_READY_ROWS, {"case_id": loaded.row.id}))
         return {h.id: h for h in loaded.ready_rows}
 
-    def _write_inbox(self, loaded: Loaded, ready, timers, now, existing: dict[str, HumanTask]) -> None:
-        """The inbox rows after this step, as Core statements (:mod:`engine.cases.rows`): new ready tasks
-        inserted, changed due dates, rows no longer ready closed; the objects kept in step."""
+    def _plan_inbox(self, loaded: Loaded, ready, timers, now, existing: dict[str, HumanTask]):
+        """The inbox rows after this step: (new ready rows, changed due dates, rows no longer ready, rows kept)."""
         row = loaded.row
         kept, new, due_changed = [], [], []
         for task in ready:
@@ -332,13 +333,17 @@ class Operation:
             elif due is not None and due != h.due_at:  # a fired escalation timer leaves the task overdue
                 due_changed.append((h, due))
             kept.append(h)
-        rows.insert_tasks(self.s, new)
-        rows.set_due(self.s, due_changed)
         closed = []
         for h in existing.values():  # no longer ready: completed by this operation, or cancelled
             task = loaded.wf.get_task_from_id(uuid.UUID(h.id))
             done = task is not None and task.state == TaskState.COMPLETED
             closed.append((h, "completed" if done else "cancelled", now, self.actor.username if done else None))
+        return new, due_changed, closed, kept
+
+    def _write_inbox(self, loaded: Loaded, new, due_changed, closed, kept) -> None:
+        """The planned inbox rows as Core statements (:mod:`engine.cases.rows`); the objects kept in step."""
+        rows.insert_tasks(self.s, new)
+        rows.set_due(self.s, due_changed)
         rows.close_tasks(self.s, closed)
         loaded.ready_rows = [h for h in kept if h.status == "ready"]
 
