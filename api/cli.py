@@ -60,8 +60,8 @@ def serve(host, port, debug, scheduler, workers, graceful_timeout, worker_timeou
         app.extensions["accredit"].db.dispose()  # the workers build their own app: nothing crosses the fork
         click.echo(f"accredit: database {database_url()}; {workers} worker(s) on http://{host}:{port}/")
         if workers > 1 and app.extensions["accredit"].db.is_sqlite:
-            click.echo("accredit: warning: SQLite writes one transaction at a time (the workers queue for it), so "
-                       "more workers overlap only the rest of a request; use PostgreSQL to scale out "
+            click.echo("accredit: warning: SQLite writes one transaction at a time (the workers queue for it, a "
+                       "task completion only for its writes): more workers than cores, or hosts, need PostgreSQL "
                        "(docs/operator-guide.md)", err=True)
         server.run(host, port, workers, scheduler=scheduler, graceful_timeout=graceful_timeout,
                    timeout=worker_timeout)
