@@ -41,9 +41,9 @@ def index_rows(row: Case, wf, pending=None) -> tuple[set, set]:
             {(str(m.task.id), m.task.task_spec.bpmn_id, m.name, row.organisation_id) for m in messages})
 
 
-def write_index_rows(s: Session, loaded: Loaded, pending=None) -> None:
+def write_index_rows(s: Session, loaded: Loaded, pending=None) -> bool:
     """Bring the case's timer and message_subscription rows to the workflow's pending events, writing only
-    what changed (most steps change neither)."""
+    what changed (most steps change neither). True if a timer row was added or removed."""
     row = loaded.row
     timers, messages = index_rows(row, loaded.wf, pending)
     gone_timers = [t[0] for t in loaded.timer_rows - timers]
@@ -67,6 +67,7 @@ def write_index_rows(s: Session, loaded: Loaded, pending=None) -> None:
     if new_messages:
         conn.execute(_INSERT_MESSAGES, new_messages)
     loaded.timer_rows, loaded.message_rows = timers, messages
+    return bool(gone_timers or new_timers)
 
 
 def notify_fired(s: Session, loaded: Loaded, now) -> None:

@@ -74,8 +74,7 @@ class Loaded:
         self.before = snapshot(wf)
         self.next_seq: int | None = None  # history sequence, read lazily from the event table
         self.chain_head: str | None = None  # hash of the case's last event (with next_seq)
-        # what the timer and message_subscription rows of this case hold now: they are written from exactly
-        # this on every save, so saving writes only the difference (no read, no delete-and-reinsert)
+        # what its timer and message_subscription rows hold now: a save writes only the difference to it
         self.timer_rows, self.message_rows = indexes.index_rows(row, wf)
         self.ready_rows: list[HumanTask] | None = None  # the case's ready inbox rows after the last save
         self.pending_events: list[dict] = []  # history recorded, not yet written (Operation.finish writes it)
@@ -90,6 +89,7 @@ class Operation:
         self.loaded: dict[str, Loaded] = {}
         self.dirty: dict[str, None] = {}  # cases run in this operation and not yet saved (ordered)
         self.cascade = 0
+        self.timers_touched = False  # a timer row added or removed: schedulers must re-arm
         if (validators := session.info.get(VALIDATORS)) is not None:  # a read-first write: check what was read
             validators.append(self._unchanged_since_read)
 
@@ -272,8 +272,8 @@ class Operation:
         history.write_events(self.s, events)  # every case's new history in one INSERT
         for loaded in self.loaded.values():
             loaded.pending_events = []
-        if not self.engine.db.is_sqlite:
-            # delivered at commit to every `accredit scheduler` listening: timers may have changed
+        if self.timers_touched and not self.engine.db.is_sqlite:
+            # delivered at commit to every `accredit scheduler` listening: the timers changed
             self.s.execute(sa.text(f"NOTIFY {TIMERS_CHANNEL}"))
 
     def _save(self, loaded: Loaded) -> None:
@@ -301,7 +301,7 @@ class Operation:
         pruning.prune(wf)  # after the history diff and the inbox plan: only the finished past no longer read
         state = self.engine.serializer.dump_state(wf)
         self._write_inbox(loaded, *inbox)
-        indexes.write_index_rows(self.s, loaded, pending)
+        self.timers_touched |= indexes.write_index_rows(self.s, loaded, pending)
         rows.update_case(self.s, row, state=state, status=status, outcome=outcome, ended_at=ended_at,
                          updated_at=now)
 

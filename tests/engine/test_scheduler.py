@@ -209,7 +209,7 @@ def test_a_failing_timer_is_recorded_and_does_not_block_others(engine, actors, s
 
 
 def test_a_failing_timer_is_retried_when_due_not_pushed_back_by_every_rearm(engine, actors, scheduled):
-    """Re-arms come all the time (the resync interval, every commit's NOTIFY on PostgreSQL): each must keep the
+    """Re-arms come all the time (the resync interval, every timer-changing commit's NOTIFY on PostgreSQL): each must keep the
     retry time set when the timer failed, or the retry — and every other timer — never comes."""
     engine.deploy(failing_bundle())
     with time_machine.travel(T0, tick=False) as clock:
@@ -370,3 +370,34 @@ def test_standalone_scheduler_on_postgresql_rearms_when_another_process_adds_a_t
         assert sched.next_wakeup() == reminder + timedelta(milliseconds=1), case.id
     finally:
         sched.shutdown()
+
+
+@pytest.mark.postgres
+def test_on_postgresql_only_an_operation_that_changes_the_timers_wakes_the_schedulers(pg_db, actors):
+    """`NOTIFY accredit_timers` is a round trip of every transaction that sends it and wakes every scheduler:
+    a completion that adds or removes no timer row sends none; one that does (here a case started with a
+    deadline) sends it. Notifications arrive in commit order, so the test's own marker, sent last, closes the
+    list without waiting for a notification that must not come."""
+    import psycopg
+
+    from engine.cases.operation import TIMERS_CHANNEL
+
+    from .bpmn_builder import two_step
+
+    engine = Engine(pg_db)
+    engine.deploy(two_step())
+    engine.deploy(timer_bundle())
+    plain = engine.start_case("two_step", actors["applicant"], "lab-a")
+    url = pg_db.engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with psycopg.connect(url, autocommit=True) as listener:
+        listener.execute(f"LISTEN {TIMERS_CHANNEL}")
+        engine.complete_task(plain.tasks[0].id, actors["applicant"], {"answer": "yes"})  # no timer: no NOTIFY
+        engine.start_case("deadline", actors["applicant"], "lab-a")  # a reminder and a deadline: NOTIFY
+        with psycopg.connect(url, autocommit=True) as other:
+            other.execute(f"NOTIFY {TIMERS_CHANNEL}, 'end of test'")
+        received = []
+        for note in listener.notifies(timeout=30):
+            received.append(note.payload)
+            if note.payload == "end of test":
+                break
+    assert received == ["", "end of test"]
