@@ -9,7 +9,8 @@ runs at once, firing every overdue timer in due order.
 In the same process as the API (``accredit serve``) the engine tells the scheduler whenever a write may have
 changed the pending timers, so the wake-up is exact. A standalone scheduler (``accredit scheduler``) on
 PostgreSQL LISTENs on ``accredit_timers``, which every committed operation that adds or removes a timer
-NOTIFYs — exact as well; on SQLite it re-reads ``min(due_at)`` every ``resync_seconds`` (one indexed query), which is also the safety net.
+NOTIFYs — exact as well; on SQLite it re-reads ``min(due_at)`` every ``resync_seconds`` (one indexed query),
+which is also the safety net.
 """
 from __future__ import annotations
 
