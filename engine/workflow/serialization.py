@@ -16,23 +16,38 @@ from SpiffWorkflow.bpmn import BpmnWorkflow
 from SpiffWorkflow.bpmn.workflow import BpmnSubWorkflow
 from SpiffWorkflow.bpmn.serializer import BpmnWorkflowSerializer
 from SpiffWorkflow.bpmn.serializer.default.workflow import (
+    BpmnEventConverter,
     BpmnSubWorkflowConverter,
     BpmnWorkflowConverter,
     TaskConverter,
     WorkflowConverter,
 )
 from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
+from SpiffWorkflow.bpmn.util.event import BpmnEvent
 from SpiffWorkflow.spiff.serializer.config import SPIFF_CONFIG
 from SpiffWorkflow.task import Task
 from SpiffWorkflow.util.deep_merge import DeepMerge
 from SpiffWorkflow.util.task import TaskState
 
+from . import case_data
+
 
 class _CachedIds:
-    """Task-mapping keys parsed through the id cache (:data:`_uuid`) rather than one ``UUID()`` each."""
+    """Task-mapping keys parsed through the id cache (:data:`_uuid`) rather than one ``UUID()`` each; the
+    workflow's data written and read as case data (:mod:`engine.workflow.case_data`)."""
 
     def mapping_from_dict(self, mapping, key_class=None, **kwargs):
         return super().mapping_from_dict(mapping, _uuid if key_class is UUID else key_class, **kwargs)
+
+    def to_dict(self, workflow):
+        dct = super().to_dict(workflow)
+        dct["data"] = case_data.escape(dct["data"])
+        return dct
+
+    def set_default_attributes(self, workflow, dct):
+        data = dct.pop("data", {})
+        super().set_default_attributes(workflow, dct)
+        workflow.data = case_data.restore(data, self.registry.convert_from_dict)
 
 
 class _SubWorkflowConverter(_CachedIds, BpmnSubWorkflowConverter):
@@ -44,9 +59,24 @@ class _StateOnlyWorkflowConverter(_CachedIds, BpmnWorkflowConverter):
 
     def to_dict(self, workflow):
         dct = WorkflowConverter.to_dict(self, workflow)
+        dct["data"] = case_data.escape(dct["data"])
         dct["subprocesses"] = self.mapping_to_dict(workflow.subprocesses)
         dct["bpmn_events"] = self.registry.convert(workflow.bpmn_events)
         return dct
+
+
+class _EventConverter(BpmnEventConverter):
+    """A pending event's payload is case data (a message's, from outside)."""
+
+    def to_dict(self, event):
+        dct = super().to_dict(event)
+        dct["payload"] = case_data.escape(dct["payload"])
+        return dct
+
+    def from_dict(self, dct):
+        return self.target_class(self.registry.restore(dct["event_definition"]),
+                                 case_data.restore(dct["payload"], self.registry.convert_from_dict),
+                                 self.mapping_from_dict(dct["correlations"]))
 
 
 # A task id appears three times in a state (its own, its parent's list of children, its children's parent) and
@@ -65,7 +95,7 @@ class _TaskConverter(TaskConverter):
         if parent is None:
             data, delta = task.data, {}
         else:
-            data, delta = {}, {"updates": DeepMerge.get_updated_keys(parent.data, task.data),
+            data, delta = {}, {"updates": case_data.escape(DeepMerge.get_updated_keys(parent.data, task.data)),
                                "deletions": DeepMerge.get_deleted_keys(parent.data, task.data)}
         return {
             "id": _uuid_str(task.id),
@@ -75,8 +105,8 @@ class _TaskConverter(TaskConverter):
             "state": task.state,
             "task_spec": task.task_spec.name,
             "triggered": task.triggered,
-            "internal_data": self.registry.convert(task.internal_data),
-            "data": data,
+            "internal_data": case_data.escape(self.registry.convert(task.internal_data)),
+            "data": case_data.escape(data),
             "delta": delta,
         }
 
@@ -87,17 +117,18 @@ class _TaskConverter(TaskConverter):
         task._children = [_uuid(child) for child in dct["children"]]
         task.last_state_change = dct["last_state_change"]
         task.triggered = dct["triggered"]
-        task.internal_data = self.registry.restore(dct["internal_data"])
+        from_dict = self.registry.convert_from_dict
+        task.internal_data = case_data.restore(dct["internal_data"], from_dict)
         if isinstance(task_spec, CatchingEvent) and task.has_state(TaskState.WAITING):
             task.workflow.top_workflow.event_manager.add_task(task)
         delta = dct.get("delta")
         if delta and task.parent is not None:
             data = DeepMerge.merge({}, task.parent.data)
-            data.update(self.registry.restore(delta.get("updates", {})))
+            data.update(case_data.restore(delta.get("updates", {}), from_dict))
             for key in delta.get("deletions", {}):
                 data.pop(key, None)
         else:
-            data = self.registry.restore(dct["data"])
+            data = case_data.restore(dct["data"], from_dict)
         task.data = data
         return task
 
@@ -107,6 +138,7 @@ def _registry():
     config[BpmnWorkflow] = _StateOnlyWorkflowConverter
     config[Task] = _TaskConverter
     config[BpmnSubWorkflow] = _SubWorkflowConverter
+    config[BpmnEvent] = _EventConverter
     registry = BpmnWorkflowSerializer.configure(config)
     registry.register(date, lambda v: {"value": v.isoformat()}, lambda v: date.fromisoformat(v["value"]))
     registry.register(Decimal, lambda v: {"value": str(v)}, lambda v: Decimal(v["value"]))

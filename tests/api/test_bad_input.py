@@ -192,3 +192,19 @@ def test_a_json_body_nested_too_deep_is_a_400_naming_where_never_a_500(api, case
     assert_problem(api.app.test_client().post(task_url, data="[" * 100_000, content_type="application/json"), 401)
     assert assert_problem(alice.post(task_url, data="[" * 10, content_type="application/json"), 400)["errors"][0][
         "message"] == "Invalid JSON body."
+
+
+def test_a_message_payload_shaped_like_the_serializers_typed_values_is_kept_as_sent_and_the_case_stays_usable(api):
+    """A laboratory's message payload (or a form, a script) with a ``typename`` key was read back by the state's
+    serializer as an object of that name — or made the case fail to load: every request on it a 500."""
+    alice = api.client("applicant_a")
+    case = api.start("applicant_a", "parent")
+    r = alice.post(f"/api/tasks/{case['tasks'][0]['id']}/complete", json={"data": {"answer": "no"}})
+    assert r.status_code == 200 and r.get_json()["tasks"] == []  # waits for child_done
+    payload = {"unknown": {"typename": "nope"}, "internal": {"typename": "BpmnWorkflow"},
+               "malformed": {"typename": "date", "value": "31/02"}, "dated": {"typename": "date", "value": "2020-01-02"}}
+    r = alice.post("/api/messages/child_done", json={"organisation_id": "lab-a", "payload": payload})
+    assert r.status_code == 202, r.get_json()
+    r = api.client("coordinator").get(f"/api/cases/{case['id']}")
+    assert r.status_code == 200, r.get_json()  # before: 500 on every load of the case
+    assert r.get_json()["data"]["reply"] == payload
