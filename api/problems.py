@@ -50,7 +50,7 @@ def _flatten(messages, prefix="") -> list[dict]:
     out = []
     if isinstance(messages, dict):
         for key, value in messages.items():
-            if key in ("json", "query", "form", "files", "headers") and not prefix:
+            if key in ("json", "query", "form", "files", "headers", "path") and not prefix:
                 out += _flatten(value, "")
             elif key == "_schema":  # marshmallow's error about the object itself (e.g. not an object)
                 out += _flatten(value, prefix)

@@ -150,7 +150,8 @@ def as_dict(e: Event) -> dict:
 
 
 def jsonable(value):
-    """History data must be plain JSON (dates as ISO strings)."""
+    """History data must be plain JSON (dates as ISO strings; a NaN or infinite number as the string of its JSON
+    token, which PostgreSQL's JSON columns would refuse)."""
     import json
     from datetime import date, datetime
     from decimal import Decimal
@@ -162,4 +163,4 @@ def jsonable(value):
             return str(o)
         return repr(o)
 
-    return None if value is None else json.loads(json.dumps(value, default=default))
+    return None if value is None else json.loads(json.dumps(value, default=default), parse_constant=str)

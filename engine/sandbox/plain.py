@@ -1,6 +1,6 @@
 """Task data crosses the sandbox boundary as plain JSON — nothing else.
 
-What a diagram's code leaves in task data (or returns) must be storable: ``None``, booleans, numbers,
+What a diagram's code leaves in task data (or returns) must be storable: ``None``, booleans, finite numbers,
 strings, lists/tuples, dicts, plus the ``date``/``datetime``/``timedelta``/``Decimal`` values the state
 serializer stores. Functions, classes, lambdas, objects, sets… are refused with :class:`NonJsonData` naming the
 variable, so nothing a diagram defines can run later, outside the limits (an object's ``__eq__`` compared by
@@ -13,6 +13,7 @@ data, and decoding only pays for the tag check when the text contains one.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
@@ -56,7 +57,8 @@ def _object_hook(obj: dict) -> Any:
     return obj
 
 
-_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False, check_circular=True)
+_ENCODER = json.JSONEncoder(default=_default, separators=(",", ":"), ensure_ascii=False, check_circular=True,
+                            allow_nan=False)
 
 
 def _describe(value: Any) -> str:
@@ -78,6 +80,8 @@ def find_non_json(value: Any, name: str) -> str | None:
             return f"{name} is nested more than {MAX_DEPTH} levels deep (or contains itself)"
         if len(path) > 200:
             path = path[:100] + "…" + path[-60:]
+        if isinstance(item, float) and not math.isfinite(item):
+            return f"{path} is {item} (not a JSON number)"
         if item is None or isinstance(item, (bool, int, float, str, date, time, timedelta, Decimal)):
             continue
         if isinstance(item, (list, tuple)):
@@ -139,7 +143,7 @@ def loads(text: str | bytes) -> Any:
 
 def check(value: Any, what: str) -> Any:
     """Refuse a value that is not plain data (used for results computed in this process)."""
-    if value is None or isinstance(value, (bool, int, float, str)):
+    if value is None or isinstance(value, (bool, int, str)) or (isinstance(value, float) and math.isfinite(value)):
         return value
     where = find_non_json(value, what)
     if where:

@@ -208,3 +208,50 @@ def test_a_message_payload_shaped_like_the_serializers_typed_values_is_kept_as_s
     r = api.client("coordinator").get(f"/api/cases/{case['id']}")
     assert r.status_code == 200, r.get_json()  # before: 500 on every load of the case
     assert r.get_json()["data"]["reply"] == payload
+
+
+@pytest.mark.parametrize("token", ["NaN", "Infinity", "-Infinity", "1e999", "-1e999"])
+def test_a_number_json_cannot_hold_is_a_400_naming_where_never_a_500(api, token):
+    """Python's JSON decoder accepts NaN and Infinity (and turns 1e999 into infinity); PostgreSQL's JSON columns
+    refuse them at commit (a 500 before: a laboratory's message payload reached the history that way) and a
+    browser cannot parse them back. Refused where bodies enter, naming the field."""
+    alice = api.client("applicant_a")
+    case = api.start("applicant_a", "parent")
+    r = alice.post(f"/api/tasks/{case['tasks'][0]['id']}/complete", json={"data": {"answer": "no"}})
+    assert r.status_code == 200
+    r = alice.post("/api/messages/child_done", data='{"organisation_id": "lab-a", "payload": {"x": [1.5, %s]}}' % token,
+                   content_type="application/json")
+    body = assert_problem(r, 400)
+    assert fields_of(body) == {"/payload/x/1"} and "not a JSON number" in body["detail"], body
+    r = alice.post("/api/messages/child_done", json={"organisation_id": "lab-a", "payload": {"x": [1.5, 1e308]}})
+    assert r.status_code == 202, r.get_json()  # large finite numbers are numbers
+
+
+def test_a_nul_character_anywhere_in_a_request_is_a_400_naming_where_never_a_500(api, case):
+    """PostgreSQL's text columns cannot hold a NUL character: the driver refuses the statement (a 500 before, for
+    a business key, a comment, a name, a task id in the path…). Refused where requests enter, naming the field."""
+    alice = api.client("applicant_a")
+    body = assert_problem(alice.post("/api/cases", json={"process": "two_step", "business_key": "LAB\u0000-1"}), 400)
+    assert fields_of(body) == {"/business_key"} and "NUL character" in body["detail"], body
+    body = assert_problem(alice.post(f"/api/tasks/{case['tasks'][0]['id']}/complete",
+                                     json={"data": {"answer": "yes", "x\u0000": 1}}), 400)
+    assert fields_of(body) == {"/data/x\\0"}, body
+    body = assert_problem(alice.post(f"/api/cases/{case['id']}/comments", json={"body": ["ok", "bad\u0000"]}), 400)
+    assert fields_of(body) == {"/body/1"}, body
+    body = assert_problem(alice.get("/api/tasks?role=a%00b"), 400)
+    assert fields_of(body) == {"/role"}, body
+    assert_problem(alice.get("/api/tasks/abc%00def"), 400)
+    r = upload(alice, case["id"], PDF, filename="report\u0000.pdf")
+    assert r.status_code == 400, r.get_data(as_text=True)[:300]
+    assert alice.get(f"/api/cases/{case['id']}").status_code == 200
+    assert api.client().get("/api/tasks/abc%00def").status_code == 401  # anonymous: 401 first
+
+
+def test_a_multipart_part_without_a_name_is_no_500(api):
+    """Found by the OpenAPI fuzzer: a part with no ``name`` comes out of the form parser with the name None."""
+    qm = api.client("quality_manager")
+    raw = (b"--b\r\nContent-Disposition: form-data\r\n\r\nvalue\r\n"
+           b"--b\r\nContent-Disposition: form-data; filename=\"x.bpmn\"\r\n\r\n<xml/>\r\n--b--\r\n")
+    for url in ("/api/process-definitions", "/api/process-definitions/validate"):
+        r = qm.post(url, data=raw, content_type="multipart/form-data; boundary=b")
+        assert 400 <= r.status_code < 500, (url, r.status_code, r.get_data(as_text=True)[:300])

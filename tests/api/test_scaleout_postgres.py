@@ -263,3 +263,22 @@ def test_two_scheduler_processes_fire_each_due_timer_exactly_once(pg_db, tmp_pat
             assert sorted(fired_ids) == ["lapse", "remind"], (case_id, fired_ids)
         assert s.scalars(sa.select(Setting.key).where(Setting.key.like("scheduler:%"))).all() == []
     assert all(engine.get_case(c).outcome == "ended_lapsed" for c in cases)
+
+
+def test_text_postgresql_cannot_hold_gets_a_400_from_a_real_worker_not_a_500(pg_db, tmp_path):
+    """A NUL character (no PostgreSQL text column holds one) and NaN (no JSON column holds one), through a real
+    worker on a real PostgreSQL: 400 problems naming the field, before any statement (the driver's refusal was a
+    500: a business key, a message payload reaching the case history)."""
+    engine = Engine(pg_db)
+    engine.deploy(two_step())
+    token = _people(pg_db, [ALICE])["alice"]
+    case = engine.start_case("two_step", ALICE, "lab-a")
+    with Server(server_env(pg_db.url, tmp_path), workers=1) as server:
+        status, headers, body = request(server.port, "POST", "/api/cases",
+                                        {"process": "two_step", "business_key": "LAB\u0000-1"}, token)
+        assert _is_problem(status, headers, body, 400) and body["errors"][0]["field"] == "/business_key", body
+        status, headers, body = request(server.port, "GET", f"/api/tasks/{case.tasks[0].id}%00", None, token)
+        assert _is_problem(status, headers, body, 400), body
+        status, headers, body = request(server.port, "GET", f"/api/cases/{case.id}", None, token)
+        assert status == 200, body
+        assert "unhandled error" not in server.output()

@@ -86,3 +86,12 @@ def test_a_message_payload_holding_typename_dicts_reaches_the_case_as_it_was(eng
     # a process a message starts: the payload travels as the start event's
     child = engine.start_case("child", actors["coordinator"], "lab-a", payload)
     assert engine.get_case(child.id).data["trigger"] == payload
+
+
+def test_history_data_holds_no_number_json_cannot_hold():
+    """What the engine itself records (a value a caller passed in-process) is stored as the JSON token's text:
+    PostgreSQL's JSON columns refuse NaN and Infinity."""
+    from engine.records.history import jsonable
+
+    assert jsonable({"x": [float("nan"), float("inf"), -float("inf"), 1.5]}) == {"x": ["NaN", "Infinity",
+                                                                                       "-Infinity", 1.5]}

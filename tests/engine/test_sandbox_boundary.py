@@ -25,6 +25,9 @@ def _script(text: str) -> str:
     ("x = [len]", "x[0] is a function"),
     ("d = {'k': date}", "d['k'] is a class"),
     ("def helper():\n    return 1\nkept = helper", "kept is a function"),
+    ("big = 1e308 * 10", "big is inf (not a JSON number)"),
+    ("d = {'x': [1e308 * -10]}", "d['x'][0] is -inf (not a JSON number)"),
+    ("n = float('nan')", "n is nan (not a JSON number)"),
 ])
 def test_non_json_task_data_is_refused_naming_the_element(engine, actors, script, what):
     engine.deploy(two_step(script=_script(script)))
