@@ -67,7 +67,7 @@ def create_sa_engine(url: str) -> sa.Engine:
 
         @event.listens_for(engine, "before_cursor_execute")
         def _sqlite_first_write(conn, cursor, statement, parameters, context, executemany):
-            # a read-first write transaction (Database.write(read_first=True)) takes the write lock at its
+            # a read-first write transaction (Database.write_read_first) takes the write lock at its
             # first statement that is not a read
             upgrade = conn.info.get(_UPGRADE)
             if upgrade is not None and statement.lstrip()[:6].upper() not in ("SELECT", "PRAGMA"):
