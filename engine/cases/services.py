@@ -221,6 +221,10 @@ class Engine:
         :func:`engine.records.signatures.verify_signer`, outside the write transaction); the engine then records printed
         name, username, UTC time, meaning and the SHA-256 binding to ``data`` in the ``task.completed`` event."""
         data = dict(data or {})
+        clash = sorted(set(data) & set(ENGINE_VARIABLES))  # whatever the form allows: the case's own facts
+        if clash:
+            raise InvalidFormData("form data may not set engine variables",
+                                  [{"field": f"/{k}", "message": "set by the engine"} for k in clash])
 
         def work(s):
             ops = Operation(self, s, actor)

@@ -11,6 +11,7 @@ from lxml import etree
 
 from engine.sandbox import lint
 from engine.sandbox.patterns import pattern_problems
+from .specs import ENGINE_VARIABLES
 from .validation import Problem, parse_xml, problem_at
 
 def check_forms(files: dict[str, str], lib) -> dict[str, dict]:
@@ -32,6 +33,11 @@ def check_forms(files: dict[str, str], lib) -> dict[str, dict]:
             where = "/".join(str(p) for p in exc.path)
             lib.problems.append(Problem("error", f"form is not a valid JSON Schema at '{where}': {exc.message}", name))
             continue
+        props = schema.get("properties") if isinstance(schema, dict) else None
+        props = props if isinstance(props, dict) else {}
+        for clash in sorted(set(props) & set(ENGINE_VARIABLES)):
+            lib.problems.append(Problem("error", f"form field '{clash}' is an engine variable (set by the engine "
+                                                 f"for every case: {', '.join(ENGINE_VARIABLES)}); rename it", name))
         bad_patterns = pattern_problems(schema)
         for message in bad_patterns:
             lib.problems.append(Problem("error", message, name))

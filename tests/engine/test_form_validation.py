@@ -53,3 +53,39 @@ def test_a_duration_field_takes_iso_8601_periods_only():
             validate_form(schema, "decide.json", {"deadline": bad}, TASK)
         assert refused.value.to_dict()["errors"] == [
             {"field": "/deadline", "message": f"'{bad}' is not a duration (e.g. P30D: 30 days)"}], bad
+
+
+OPEN_FORM = ('{"$schema": "https://json-schema.org/draft/2020-12/schema", "type": "object", '
+             '"properties": {"answer": {"type": "string"}}}')  # no additionalProperties: false
+
+
+def test_a_form_that_lets_anything_through_still_cannot_set_the_cases_engine_variables(engine, actors):
+    """Without ``additionalProperties: false`` a form takes any field; a person's submission setting
+    ``organisation_id`` (or ``case_id``, ``business_key``…) would have rewritten what the case's scripts,
+    decision tables and assignee expressions read as the case's own facts."""
+    from engine.cases.services import Engine  # noqa: F401 - the fixture's engine
+
+    from .bpmn_builder import two_step
+
+    bundle = two_step()
+    bundle["simple.json"] = OPEN_FORM
+    engine.deploy(bundle)
+    case = engine.start_case("two_step", actors["applicant"], "lab-a")
+    with pytest.raises(InvalidFormData) as info:
+        engine.complete_task(case.tasks[0].id, actors["applicant"],
+                             {"answer": "yes", "organisation_id": "lab-b", "business_key": "FORGED"})
+    assert [e["field"] for e in info.value.to_dict()["errors"]] == ["/business_key", "/organisation_id"]
+    assert engine.get_case(case.id).data["organisation_id"] == "lab-a"
+    done = engine.complete_task(case.tasks[0].id, actors["applicant"], {"answer": "yes", "extra": 1})
+    assert done.data["organisation_id"] == "lab-a" and done.data["extra"] == 1  # the form's own leniency stays
+
+
+def test_a_form_declaring_an_engine_variable_as_a_field_is_a_deploy_problem(engine):
+    from .bpmn_builder import two_step
+
+    bundle = two_step()
+    bundle["simple.json"] = OPEN_FORM.replace('"answer": {"type": "string"}',
+                                              '"answer": {"type": "string"}, "case_id": {"type": "string"}')
+    result = engine.validate(bundle)
+    assert any("form field 'case_id' is an engine variable" in str(p) for p in result.errors), \
+        [str(p) for p in result.errors]
