@@ -62,7 +62,7 @@ def check_request_text(req) -> None:
     """A NUL character in the path, a query argument or a multipart field or file name is a 400 naming where:
     PostgreSQL's text columns cannot hold one (the driver refuses it: a 500 on any lookup or write)."""
     if _NUL in req.path:
-        _refuse([], "a NUL character (\\0) in the request path", "holds {} ({})", location="path")
+        _refuse([], "a NUL character (\\0) in its path", "holds {} ({})", location="path")
     for key, value in req.args.items(multi=True):
         if _has_nul(key) or _has_nul(value):
             _refuse([_shown(key)], _NUL_MESSAGE, "holds {} (at {})", location="query")
@@ -100,7 +100,7 @@ def _first_problem(value, limit: int) -> tuple[list[str], str, str] | None:
                 return path, _NUL_MESSAGE, "holds {} (at {})"
             continue
         if isinstance(node, float) and not math.isfinite(node):
-            return path, f"{node} is not a JSON number (NaN, Infinity, or beyond ±1.8e308)", "holds {} at {}"
+            return path, f"{node}, which is not a JSON number (NaN, Infinity, or beyond ±1.8e308)", "holds {} at {}"
         if not isinstance(node, (dict, list)):
             continue
         if depth > limit:
