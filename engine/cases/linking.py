@@ -23,7 +23,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.errors import InvalidFormData
 from engine.storage.models import Case, Organisation, ProcessDefinition
-from .operation import latest_data
+from engine.workflow.workflow_state import latest_data
 from engine.workflow.workflow_state import all_tasks
 
 _LIVE = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)

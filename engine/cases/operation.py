@@ -60,6 +60,7 @@ _CASE_BY_ID = {"sqlite": _WITH_HEAD.where(_BY_ID), "locked": _LOCKED.where(_BY_I
 _CASE_OF_TASK = {"sqlite": _WITH_HEAD.where(_OF_TASK), "locked": _LOCKED.where(_OF_TASK)}
 _STILL_AS_READ = ('SELECT version, (SELECT seq FROM event WHERE case_id = ? ORDER BY seq DESC LIMIT 1) '
                   'FROM "case" WHERE id = ?')  # Operation._unchanged_since_read
+_ASSIGNEE_MAX = HumanTask.__table__.c.assignee.type.length
 _READY_ROWS = sa.select(HumanTask).where(HumanTask.case_id == sa.bindparam("case_id"), HumanTask.status == "ready")
 _READY_ROWS_AND_TASK = sa.select(HumanTask).where(
     HumanTask.case_id == sa.bindparam("case_id"),
@@ -355,29 +356,14 @@ class Operation:
             value = self.engine.script_engine.evaluate(task, expr)
         except Exception as exc:
             raise process_error(exc, loaded.row.id, f"assignee expression '{expr}' failed") from exc
-        return str(value) if value else None
+        value = str(value) if value else None
+        if value is not None and len(value) > _ASSIGNEE_MAX:  # not a username; PostgreSQL would refuse the row
+            raise ProcessError(f"assignee expression '{expr[:80]}' gave {len(value):,} characters, not a username",
+                               case_id=loaded.row.id, element_id=task.task_spec.bpmn_id)
+        return value
 
 
 # -- module helpers ----------------------------------------------------------------------------------
-
-def latest_data(wf) -> dict:
-    """The case's current variables: the data carried by its live frontier (ready, waiting, running
-    elements — each holds what its branch knows now, sub-processes included); for an ended case, the
-    data of the end events it reached."""
-    live = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
-    frontier = [t for t in all_tasks(wf) if t.state in live and getattr(t.task_spec, "bpmn_id", None)]
-    if not frontier:
-        frontier = [t for t in all_tasks(wf)
-                    if t.state == TaskState.COMPLETED and type(t.task_spec).__name__ == "EndEvent"]
-    merged: dict = {}
-    for task in frontier:
-        merged.update(task.data)
-    return merged
-
-
-def public_data(data: dict) -> dict:
-    return {k: v for k, v in data.items() if not k.startswith("_")}
-
 
 def process_error(exc: Exception, case_id: str, prefix: str | None = None) -> ProcessError:
     """Turn a SpiffWorkflow failure into a ProcessError naming the element, line and sandbox refusal."""

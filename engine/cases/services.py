@@ -26,17 +26,12 @@ from engine.storage.models import Case, Event, HumanTask, ProcessDefinition, Tim
 from engine.sandbox import make_script_engine
 from engine.workflow.serialization import StateSerializer
 from engine.definitions.specs import ENGINE_VARIABLES, SpecCache
-from engine.workflow.workflow_state import (
-    find_task,
-    properties,
-)
-
+from engine.workflow.workflow_state import find_task, latest_data, properties, public_data
 from engine.users.access import inspector_on_case, may_act, sees_all_cases, sees_case
 from engine.definitions.forms import check_attachments, validate_form
-from .operation import MAX_CASCADE, Loaded, Operation, latest_data, process_error, public_data  # noqa: F401
+from .operation import MAX_CASCADE, Loaded, Operation, process_error  # noqa: F401
 from .views import CaseView, DeployResult, TaskView  # noqa: F401
 from engine.vocabulary import APPLICANT, COORDINATOR, SCHEDULE_KIND, SEPARATE_FROM, SIGNATURE_MEANING
-
 
 
 class Engine:
@@ -95,11 +90,7 @@ class Engine:
         only for their own organisation). ``declared``: a person's start, held to what the diagram declares
         (:mod:`engine.definitions.starting`: the start form, ``calledOnly``, an existing organisation).
         """
-        data = dict(data or {})
-        clash = sorted(set(data) & set(ENGINE_VARIABLES))
-        if clash:
-            raise InvalidFormData("starting data may not set engine variables",
-                                  [{"field": f"/{k}", "message": "set by the engine"} for k in clash])
+        data = _no_engine_variables(data, "starting data")
         with self.db.write() as s:
             definition = self.specs.latest(s, process_key)
             if definition is None:
@@ -220,11 +211,7 @@ class Engine:
         re-verified the actor's password just before (:meth:`engine.cases.workspace.Workspace.complete` does, with
         :func:`engine.records.signatures.verify_signer`, outside the write transaction); the engine then records printed
         name, username, UTC time, meaning and the SHA-256 binding to ``data`` in the ``task.completed`` event."""
-        data = dict(data or {})
-        clash = sorted(set(data) & set(ENGINE_VARIABLES))  # whatever the form allows: the case's own facts
-        if clash:
-            raise InvalidFormData("form data may not set engine variables",
-                                  [{"field": f"/{k}", "message": "set by the engine"} for k in clash])
+        data = _no_engine_variables(data, "form data")  # whatever the form allows: the case's own facts
 
         def work(s):
             ops = Operation(self, s, actor)
@@ -398,3 +385,12 @@ def _boundary_host(spec):
         if "BoundaryEventSplit" in type(split).__name__:
             return next((o for o in split.outputs if not hasattr(o, "event_definition")), None)
     return None
+
+
+def _no_engine_variables(data: dict | None, what: str) -> dict:
+    """A copy of ``data``; InvalidFormData naming each engine variable (the case's own facts) it would set."""
+    clash = sorted(set(data or {}) & set(ENGINE_VARIABLES))
+    if clash:
+        raise InvalidFormData(f"{what} may not set engine variables",
+                              [{"field": f"/{k}", "message": "set by the engine"} for k in clash])
+    return dict(data or {})

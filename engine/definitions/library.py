@@ -33,6 +33,7 @@ from .validation import (
     type_words,
 )
 from .validation_diagrams import check_show_forms, check_spec
+from .validation_lengths import too_long_to_store
 from .validation_elements import check_call_activities, check_file, decision_ids
 from .validation_forms import check_dmn, check_forms
 from .validation_properties import check_properties
@@ -103,6 +104,9 @@ def load_library(files: dict[str, str], *, resolvable_from: str = "in the bundle
             too_long = oversized_attribute(name, root)
             if too_long is not None:
                 lib.problems.append(too_long)
+                continue
+            if name.endswith(".bpmn") and (unstorable := too_long_to_store(name, root)):
+                lib.problems += unstorable
                 continue
             parsed[name] = root
         except etree.XMLSyntaxError as exc:

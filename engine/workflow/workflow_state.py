@@ -138,3 +138,22 @@ def end_event_reached(wf) -> str | None:
         return None
     main = [t for t in ends if not _on_side_path(t)] or ends
     return max(main, key=lambda t: t.last_state_change).task_spec.bpmn_id
+
+
+def latest_data(wf) -> dict:
+    """The case's current variables: the data carried by its live frontier (ready, waiting, running
+    elements — each holds what its branch knows now, sub-processes included); for an ended case, the
+    data of the end events it reached."""
+    live = (TaskState.READY, TaskState.WAITING, TaskState.STARTED)
+    frontier = [t for t in all_tasks(wf) if t.state in live and getattr(t.task_spec, "bpmn_id", None)]
+    if not frontier:
+        frontier = [t for t in all_tasks(wf)
+                    if t.state == TaskState.COMPLETED and type(t.task_spec).__name__ == "EndEvent"]
+    merged: dict = {}
+    for task in frontier:
+        merged.update(task.data)
+    return merged
+
+
+def public_data(data: dict) -> dict:
+    return {k: v for k, v in data.items() if not k.startswith("_")}

@@ -1,0 +1,56 @@
+"""What the engine copies from a diagram into the database fits its column (engine/definitions/validation_lengths.py):
+PostgreSQL refuses a longer value (SQLite stores it), so a diagram with a 500-character task name deployed and
+then failed every case start on PostgreSQL. Refused at deploy, naming the element and the limit; a value computed
+at run time (an assignee expression) that cannot be a username is a ProcessError naming the element."""
+from __future__ import annotations
+
+import pytest
+
+from engine.cases.services import Engine
+from engine.errors import ProcessError
+
+from .bpmn_builder import flow, process, two_step, user_task
+
+
+@pytest.mark.parametrize("change, message", [
+    (('name="Answer the question"', 'name="' + "Q" * 401 + '"'), "the name of <userTask> is 401 characters long; "
+                                                                   "the engine stores at most 400"),
+    (('id="ask"', 'id="' + "a" * 201 + '"'), "the id of <userTask> is 201 characters long"),
+    (('value="simple.json"', 'value="' + "f" * 401 + '.json"'), "the property formJsonSchemaFilename of <property>"),
+])
+def test_a_diagram_value_longer_than_its_column_is_refused_at_deploy(engine, change, message):
+    bundle = two_step()
+    old, new = change
+    assert old in bundle["two_step.bpmn"]
+    bundle["two_step.bpmn"] = bundle["two_step.bpmn"].replace(old, new)
+    result = engine.validate(bundle)
+    assert any(message in str(p) for p in result.errors), [str(p) for p in result.errors]
+
+
+def test_a_schedule_kind_or_signature_meaning_too_long_to_store_is_refused_naming_its_element(engine):
+    body = ('<bpmn:startEvent id="start"/>'
+            + user_task("sign", "Sign", None, {"signatureMeaning": "m" * 51})
+            + '<bpmn:endEvent id="end"/>' + flow("f1", "start", "sign") + flow("f2", "sign", "end"))
+    result = engine.validate({"long.bpmn": process("long", {"applicant": ["start", "sign", "end"]}, body)})
+    [problem] = [p for p in result.errors if "signatureMeaning" in str(p)]
+    assert "51 characters long; the engine stores at most 50" in str(problem) and problem.element_id == "sign"
+
+
+def test_the_shipped_library_fits(engine):
+    from engine.cases.deployment import Deployment
+    from engine.cases.shipped import deploy_shipped
+
+    from ..conftest import FORMS, PROCESSES
+
+    deploy_shipped(Deployment(engine), PROCESSES, FORMS)  # raises on any error
+
+
+def test_an_assignee_expression_giving_no_username_is_a_process_error_naming_the_element(db, actors):
+    engine = Engine(db)
+    body = ('<bpmn:startEvent id="start"/>'
+            + user_task("ask", "Ask", None, {"assignee": "'x' * 300"})
+            + '<bpmn:endEvent id="end"/>' + flow("f1", "start", "ask") + flow("f2", "ask", "end"))
+    engine.deploy({"assign.bpmn": process("assign", {"applicant": ["start", "ask", "end"]}, body)})
+    with pytest.raises(ProcessError) as info:
+        engine.start_case("assign", actors["applicant"], "lab-a")
+    assert info.value.to_dict()["element_id"] == "ask" and "300 characters" in info.value.message
