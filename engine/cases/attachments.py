@@ -45,6 +45,9 @@ class AttachmentView:
         return cls(r.sha256, r.case_id, r.filename, r.content_type, r.size, r.uploaded_by, r.uploaded_at)
 
 
+_NAME_MAX = Attachment.__table__.c.filename.type.length
+
+
 def checked_upload(filename: str, content_type: str, data: bytes, max_upload: int) -> tuple[str, str, str]:
     """``(file name, content type, sha256)`` of an acceptable upload (base name only, type without
     parameters, content matching its type); a 4xx naming ``/file`` otherwise."""
@@ -52,6 +55,9 @@ def checked_upload(filename: str, content_type: str, data: bytes, max_upload: in
     filename = os.path.basename(filename or "").strip()
     if not filename:
         raise InvalidFormData("the file needs a name", [{"field": "/file", "message": "missing file name"}])
+    if len(filename) > _NAME_MAX:
+        raise InvalidFormData(f"the file name is {len(filename):,} characters long; at most {_NAME_MAX}",
+                              [{"field": "/file", "message": f"file name longer than {_NAME_MAX} characters"}])
     if not data:
         raise InvalidFormData(f"'{filename}' is empty", [{"field": "/file", "message": "the file has no content"}])
     if len(data) > max_upload:

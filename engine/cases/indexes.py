@@ -27,6 +27,14 @@ _INSERT_TIMERS, _INSERT_MESSAGES = _timer.insert(), _message.insert()
 _INSERT_NOTIFICATIONS = Notification.__table__.insert()
 
 
+#: a notification's subject is built from names that each fit their own columns, not necessarily together
+_SUBJECT_MAX = Notification.__table__.c.subject.type.length
+
+
+def _fit(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
 def _by_due(timer_row: tuple):
     """Timer index rows in due order (then task id): the ids they get follow the order they fire in."""
     return timer_row[4], timer_row[0]
@@ -89,7 +97,7 @@ def notify_fired(s: Session, loaded: Loaded, now) -> None:
         notes.append(dict(
             case_id=row.id, task_id=human.id, organisation_id=row.organisation_id, recipient=recipient,
             kind=kind, created_at=now, sent_at=None,
-            subject=f"{name or 'Timer'}: {human.name or human.element_id} ({row.business_key})",
+            subject=_fit(f"{name or 'Timer'}: {human.name or human.element_id} ({row.business_key})", _SUBJECT_MAX),
             body=(f"The task '{human.name or human.element_id}' of case {row.business_key} "
                   f"{'reached its deadline' if interrupting else 'is waiting for you'} "
                   f"(due {human.due_at.isoformat() if human.due_at else 'now'}).")))

@@ -255,3 +255,10 @@ def test_a_multipart_part_without_a_name_is_no_500(api):
     for url in ("/api/process-definitions", "/api/process-definitions/validate"):
         r = qm.post(url, data=raw, content_type="multipart/form-data; boundary=b")
         assert 400 <= r.status_code < 500, (url, r.status_code, r.get_data(as_text=True)[:300])
+
+
+def test_an_upload_whose_file_name_the_database_cannot_hold_is_a_422_naming_the_file(api, case):
+    alice = api.client("applicant_a")
+    body = assert_problem(upload(alice, case["id"], PDF, filename="r" * 397 + ".pdf"), 422)
+    assert fields_of(body) == {"/file"} and "at most 400" in body["detail"], body
+    assert upload(alice, case["id"], PDF, filename="r" * 396 + ".pdf").status_code == 201

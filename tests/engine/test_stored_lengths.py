@@ -54,3 +54,29 @@ def test_an_assignee_expression_giving_no_username_is_a_process_error_naming_the
     with pytest.raises(ProcessError) as info:
         engine.start_case("assign", actors["applicant"], "lab-a")
     assert info.value.to_dict()["element_id"] == "ask" and "300 characters" in info.value.message
+
+
+def test_a_reminder_about_long_names_fits_its_subject_column(engine, actors):
+    """A notification's subject joins the timer's and the task's names and the business key — each within its own
+    column, together up to ~1,000 characters: cut to the subject's column (PostgreSQL would refuse the row and
+    the reminder would fail to fire, again and again)."""
+    import sqlalchemy as sa
+    import time_machine
+    from datetime import timedelta
+
+    from engine.storage.models import Notification
+
+    from .test_messages_timers import T0, timer_bundle
+
+    bundle = timer_bundle()
+    bundle["deadline.bpmn"] = (bundle["deadline.bpmn"].replace('name="Answer"', 'name="' + "A" * 400 + '"')
+                               .replace('name="Reminder"', 'name="' + "R" * 400 + '"'))
+    engine.deploy(bundle)
+    with time_machine.travel(T0, tick=False):
+        case = engine.start_case("deadline", actors["applicant"], "lab-a")
+    with time_machine.travel(T0 + timedelta(days=1, seconds=1), tick=False):
+        assert engine.fire_due_timers() == [case.id]
+    with engine.db.read() as s:
+        [note] = s.scalars(sa.select(Notification)).all()
+    assert len(note.subject) == Notification.__table__.c.subject.type.length and note.subject.endswith("…")
+    assert note.subject == "R" * 399 + "…"  # the timer's name alone fills it
