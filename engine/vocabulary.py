@@ -68,6 +68,11 @@ FORMATS = {
 }
 
 
+#: what an "integer" property may hold: the column it is stored in (the inbox's priority) is a 32-bit INTEGER on
+#: PostgreSQL (SQLite and Python would take more; PostgreSQL refuses the row)
+INTEGER_RANGE = (-2**31, 2**31 - 1)
+
+
 @dataclass(frozen=True)
 class Property:
     name: str
@@ -84,7 +89,11 @@ class Property:
         if self.format == "form":
             return None if re.fullmatch(r"[\w.-]+\.json", v) else "is not a JSON file name"
         if self.format == "integer":
-            return None if re.fullmatch(r"[+-]?\d+", v) else "is not an integer"
+            if not re.fullmatch(r"[+-]?\d+", v):
+                return "is not an integer"
+            low, high = INTEGER_RANGE  # (a digit count first: int() of thousands of digits raises)
+            digits = v.lstrip("+-").lstrip("0")
+            return None if len(digits) <= 10 and low <= int(v) <= high else f"is outside {low}…{high}"
         if self.format == "boolean":
             return None if v.lower() in ("true", "false") else "is not true or false"
         if self.format == "choice":

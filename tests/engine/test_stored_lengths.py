@@ -80,3 +80,25 @@ def test_a_reminder_about_long_names_fits_its_subject_column(engine, actors):
         [note] = s.scalars(sa.select(Notification)).all()
     assert len(note.subject) == Notification.__table__.c.subject.type.length and note.subject.endswith("…")
     assert note.subject == "R" * 399 + "…"  # the timer's name alone fills it
+
+
+@pytest.mark.parametrize("priority, fine", [("2147483647", True), ("-2147483648", True), ("2147483648", False),
+                                            ("99999999999999999999", False), ("9" * 5000, False)])
+def test_a_priority_the_inbox_column_cannot_hold_is_refused_at_deploy(engine, actors, priority, fine):
+    """The inbox's priority is a 32-bit INTEGER on PostgreSQL: a larger one deployed, then failed every case start
+    (an OverflowError on SQLite beyond 64 bits, "integer out of range" on PostgreSQL beyond 32: a 500)."""
+    from sqlalchemy import Integer
+
+    from engine.storage.models import HumanTask
+
+    assert type(HumanTask.__table__.c.priority.type) is Integer  # what INTEGER_RANGE stands for
+    body = ('<bpmn:startEvent id="start"/>' + user_task("ask", "Ask", None, {"priority": priority})
+            + '<bpmn:endEvent id="end"/>' + flow("f1", "start", "ask") + flow("f2", "ask", "end"))
+    bundle = {"p.bpmn": process("p", {"applicant": ["start", "ask", "end"]}, body)}
+    errors = [str(p) for p in engine.validate(bundle).errors]
+    if fine:
+        assert errors == []
+        engine.deploy(bundle)
+        assert engine.start_case("p", actors["applicant"], "lab-a").tasks[0].priority == int(priority)
+    else:
+        assert any("priority" in e and ("outside" in e or "not an integer" in e) for e in errors), errors
