@@ -29,7 +29,7 @@ from SpiffWorkflow.util.task import TaskState
 
 from engine.records import history
 from engine.errors import ProcessError
-from engine.storage.models import CaseMember, HumanTask, utcnow
+from engine.storage.models import CaseMember, HumanTask, User, utcnow
 from engine.vocabulary import CASE_TEAM, REVOKES_MEMBERSHIP_IF
 from engine.workflow.workflow_state import all_tasks, is_visible, properties
 
@@ -80,6 +80,9 @@ def _where(task) -> dict:
     return {"element_id": task.task_spec.bpmn_id, "element_name": task.task_spec.bpmn_name}
 
 
+_USERNAME_MAX = User.__table__.c.username.type.length
+
+
 def _named(loaded: Loaded, task, declaration: str) -> dict[str, str]:
     """{username: the variable that named them} from the task's data, in declaration order."""
     named: dict[str, str] = {}
@@ -97,6 +100,9 @@ def _named(loaded: Loaded, task, declaration: str) -> dict[str, str]:
             if not isinstance(username, str):
                 raise ProcessError(f"{CASE_TEAM}: '{variable}' must hold usernames (text), not "
                                    f"{type(username).__name__}", case_id=loaded.row.id, **_where(task))
+            if len(username) > _USERNAME_MAX:  # not a username (and more than the team's column holds)
+                raise ProcessError(f"{CASE_TEAM}: '{variable}' holds {len(username):,} characters, not a username",
+                                   case_id=loaded.row.id, **_where(task))
             named.setdefault(username, variable)
     return named
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from lxml import etree
 
-from engine.storage.models import Event, HumanTask, MessageSubscription, ProcessDefinition, Timer
+from engine.storage.models import CaseMember, Event, HumanTask, MessageSubscription, ProcessDefinition, Timer
+from engine.vocabulary import CASE_TEAM
 
 from .validation import Problem
 
@@ -19,6 +20,7 @@ _ID = min(Event.__table__.c.element_id.type.length, HumanTask.__table__.c.elemen
 _NAME = min(Event.__table__.c.element_name.type.length, HumanTask.__table__.c.name.type.length,
             Timer.__table__.c.name.type.length, ProcessDefinition.__table__.c.name.type.length)
 _MESSAGE = min(MessageSubscription.__table__.c.name.type.length, ProcessDefinition.__table__.c.start_message.type.length)
+_TEAM_ROLE = CaseMember.__table__.c.role.type.length
 #: spiffworkflow:property name -> the longest value its column holds
 _PROPERTIES = {
     "scheduleKind": Timer.__table__.c.kind.type.length,
@@ -43,6 +45,9 @@ def too_long_to_store(name: str, root) -> list[Problem]:
             limit = _PROPERTIES.get(node.get("name") or "")
             if limit is not None:
                 checks.append((f"property {node.get('name')}", node.get("value"), limit))
+            elif node.get("name") == CASE_TEAM:  # each variable named becomes a team member's role
+                checks += [("a variable named by caseTeam", v.strip(), _TEAM_ROLE)
+                           for v in (node.get("value") or "").split(",")]
             element = _owner_id(node)
         else:
             checks.append(("name", node.get("name"), _NAME))

@@ -102,3 +102,20 @@ def test_a_priority_the_inbox_column_cannot_hold_is_refused_at_deploy(engine, ac
         assert engine.start_case("p", actors["applicant"], "lab-a").tasks[0].priority == int(priority)
     else:
         assert any("priority" in e and ("outside" in e or "not an integer" in e) for e in errors), errors
+
+
+def test_a_case_team_that_is_not_made_of_usernames_or_names_too_long_a_variable_is_refused(engine, actors):
+    """caseTeam writes each named value (a username) and the variable that named it into the team's columns:
+    a 300-character value is a ProcessError naming the element; a variable name longer than the column is a
+    deploy problem (both were "value too long" on PostgreSQL: a 500)."""
+    from .test_workspace import inspection_bundle
+
+    engine.deploy(inspection_bundle())
+    with pytest.raises(ProcessError) as info:
+        engine.start_case("inspection", actors["coordinator"], "lab-a", {"inspector_name": "i" * 300})
+    assert "300 characters, not a username" in info.value.message and info.value.to_dict()["element_id"] == "start"
+    long = "v" * 201
+    bundle = inspection_bundle()
+    bundle["inspection.bpmn"] = bundle["inspection.bpmn"].replace("inspector_name", long)
+    errors = [str(p) for p in engine.validate(bundle).errors]
+    assert any("a variable named by caseTeam" in e and "201 characters long" in e for e in errors), errors
