@@ -50,7 +50,7 @@ def check_json_depth(req) -> None:
     try:
         value = json.loads(raw)
     except RecursionError:
-        _refuse([], f"nested deeper than {MAX_JSON_DEPTH} levels of objects and arrays", "is {} (at {})")
+        _refuse([], f"nested deeper than {MAX_JSON_DEPTH} levels of objects and arrays", "is")
     except ValueError:
         return
     found = _first_problem(value, MAX_JSON_DEPTH)
@@ -62,17 +62,17 @@ def check_request_text(req) -> None:
     """A NUL character in the path, a query argument or a multipart field or file name is a 400 naming where:
     PostgreSQL's text columns cannot hold one (the driver refuses it: a 500 on any lookup or write)."""
     if _NUL in req.path:
-        _refuse([], "a NUL character (\\0) in its path", "holds {} ({})", location="path")
+        _refuse([], "a NUL character (\\0) in its path", location="path")
     for key, value in req.args.items(multi=True):
         if _has_nul(key) or _has_nul(value):
-            _refuse([_shown(key)], _NUL_MESSAGE, "holds {} (at {})", location="query")
+            _refuse([_shown(key)], _NUL_MESSAGE, location="query")
     if req.mimetype == "multipart/form-data":  # a part may come without a name (None)
         for key, value in req.form.items(multi=True):
             if _has_nul(key) or _has_nul(value):
-                _refuse([_shown(key)], _NUL_MESSAGE, "holds {} (at {})", location="form")
+                _refuse([_shown(key)], _NUL_MESSAGE, location="form")
         for key, upload in req.files.items(multi=True):
             if _has_nul(key) or _has_nul(upload.filename):
-                _refuse([_shown(key)], "a NUL character (\\0) in the file name", "holds {} (at {})", location="files")
+                _refuse([_shown(key)], "a NUL character (\\0) in the file name", location="files")
 
 
 _NUL = "\x00"
@@ -89,44 +89,39 @@ def _shown(key) -> str:
 _NUL_MESSAGE = "a NUL character (\\0), which no text field can hold"
 
 
-def _first_problem(value, limit: int) -> tuple[list[str], str, str] | None:
-    """(path, message, how the detail reads) of the first object or array nested deeper than ``limit``, number
+def _first_problem(value, limit: int) -> tuple | None:
+    """(path, message[, verb]) of the first object or array nested deeper than ``limit``, number
     that is not finite, or string or key with a NUL character; else None (iterative: no recursion)."""
     stack = [(value, [], 1)]
     while stack:
         node, path, depth = stack.pop()
         if isinstance(node, str):
             if _NUL in node:
-                return path, _NUL_MESSAGE, "holds {} (at {})"
+                return path, _NUL_MESSAGE
             continue
         if isinstance(node, float) and not math.isfinite(node):
-            return path, f"{node}, which is not a JSON number (NaN, Infinity, or beyond ±1.8e308)", "holds {} at {}"
+            return path, f"{node}, which is not a JSON number (NaN, Infinity, or beyond ±1.8e308)"
         if not isinstance(node, (dict, list)):
             continue
         if depth > limit:
-            return path, f"nested deeper than {limit} levels of objects and arrays", "is {} (at {})"
+            return path, f"nested deeper than {limit} levels of objects and arrays", "is"
         if isinstance(node, dict):
             for key, child in node.items():
                 if _NUL in key:
-                    return path + [key.replace(_NUL, "\\0")], _NUL_MESSAGE + " in a key", "holds {} (at {})"
+                    return path + [key.replace(_NUL, "\\0")], _NUL_MESSAGE + " in a key"
                 stack.append((child, path + [key], depth + 1))
         else:
             stack.extend((child, path + [str(i)], depth + 1) for i, child in enumerate(node))
     return None
 
 
-def _refuse(path: list[str], message: str, how: str, location: str = "json") -> None:
+def _refuse(path: list[str], message: str, verb: str = "holds", location: str = "json") -> None:
     """A 400 whose problem names the field at ``path`` (webargs' shape: the problem handler flattens it)."""
     messages: dict | list = [message]
     for key in reversed(path):
         messages = {key: messages}
-    where = "/" + "/".join(path)
-    body = {"json": "the JSON body", "query": "the query", "form": "the form", "files": "the upload",
+    what = {"json": "the JSON body", "query": "the query", "form": "the form", "files": "the upload",
             "path": "the request"}[location]
-    if path:
-        detail = f"{body} " + how.format(message, where)
-    else:
-        detail = f"{body} " + how.split(" (")[0].split(" at ")[0].format(message)
-    exc = BadRequest(detail)
+    exc = BadRequest(f"{what} {verb} {message}" + (f" (at /{'/'.join(path)})" if path else ""))
     exc.data = {"messages": {location: messages if path else {"_schema": messages}}}
     raise exc

@@ -189,7 +189,7 @@ class Database:
                 with self._read_first() as session:
                     return work(session)
             except StaleRead:
-                pass
+                pass  # what it read changed before it could write: run it again below, locked from its start
         with self.write() as session:
             return work(session)
 
