@@ -152,7 +152,7 @@ def create_app(config: dict | None = None) -> Flask:
         from flask import request
 
         from .auth import check_same_origin, current_actor
-        from .fields import check_json_depth, check_request_text
+        from .fields import check_json_body, check_request_text
 
         check_same_origin()  # cross-site writes refused before anything else (CSRF)
         if request.path.startswith("/api/") and not request.path.startswith(_PUBLIC):
@@ -163,7 +163,7 @@ def create_app(config: dict | None = None) -> Flask:
 
             raise UnsupportedMediaType(f"send JSON (Content-Type: application/json) or multipart/form-data, "
                                        f"not {request.mimetype or 'no content type'}")
-        check_json_depth(request)  # before any code walks the body: a 400, never a RecursionError
+        check_json_body(request)  # depth, numbers, NUL before any code walks the body: a 400, never a 500
         check_request_text(request)  # a NUL character no text column can hold: a 400, never the driver's error
 
     register_error_handlers(app)  # after Api(): ours must win over flask-smorest's JSON handler

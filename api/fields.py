@@ -37,7 +37,7 @@ class Int64Converter(IntegerConverter):
 MAX_JSON_DEPTH = 64
 
 
-def check_json_depth(req) -> None:
+def check_json_body(req) -> None:
     """A JSON request body nested deeper than :data:`MAX_JSON_DEPTH` is a 400 naming where — including one so deep
     that the decoder itself gives up (a RecursionError, which would otherwise be a 500) — and so is one holding a
     number JSON cannot hold or a NUL character in a string or a key. A body that is not JSON at all is left to the
