@@ -85,7 +85,7 @@ def test_internal_notes_schedule_and_a_for_cause_audit(web, shipped_site, browse
     accreditation = _award_lab_a(site)
     form.get_by_role("button", name="Start the audit").click()
     expect(page.locator("#notice")).to_contain_text("For-cause audit started")
-    expect(page.locator("#case-meta")).to_contain_text("surveillance_audit")
+    expect(page.locator("#case-meta")).to_contain_text("Surveillance audit, version")
     expect(page.locator("#case-meta")).to_contain_text(accreditation.data["certificate_number"])
     expect(page.locator("#case-meta").get_by_role("link", name="parent case")).to_have_attribute(
         "href", f"/cases/{accreditation.id}")
