@@ -46,13 +46,17 @@ def escape(value):
 
 
 def restore(value, from_dict: dict):
-    """A stored value of case data as it was written: ``from_dict`` is the registry's ``convert_from_dict``."""
+    """A stored value of case data as it was written: ``from_dict`` is the registry's ``convert_from_dict``.
+
+    ``value`` is what ``json.loads`` just made of a stored state (owned by nobody else): it is restored in
+    place, each container replaced only where a value inside it changes, so plain data costs one walk and no
+    copies (restoring is on every request's path)."""
     kind = type(value)
     if kind is dict:
         name = value.get(TYPENAME)
         if name is not None:
             if name == WRAPPED and type(value.get("items")) is dict:
-                return {k: restore(v, from_dict) for k, v in value["items"].items()}
+                return _restore_items(value["items"], from_dict)
             convert = from_dict.get(name) if type(name) is str else None
             if convert is not None:
                 fields = {k: v for k, v in value.items() if k != TYPENAME}
@@ -60,7 +64,23 @@ def restore(value, from_dict: dict):
                     return convert(fields)
                 except Exception:  # noqa: BLE001 - a value it cannot convert stays the dict it is
                     pass
-        return {k: restore(v, from_dict) for k, v in value.items()}
+        return _restore_items(value, from_dict)
     if kind is list:
-        return [restore(v, from_dict) for v in value]
+        for index, item in enumerate(value):
+            if type(item) in _CONTAINERS:
+                restored = restore(item, from_dict)
+                if restored is not item:
+                    value[index] = restored
+    return value
+
+
+_CONTAINERS = (dict, list)
+
+
+def _restore_items(value: dict, from_dict: dict) -> dict:
+    for key, item in value.items():
+        if type(item) in _CONTAINERS:
+            restored = restore(item, from_dict)
+            if restored is not item:
+                value[key] = restored  # the key exists: the dict's size does not change while it is walked
     return value

@@ -7,6 +7,7 @@ deserializer as ready objects. Task data may hold ``date``/``Decimal`` values; t
 from __future__ import annotations
 
 import json
+from copy import copy
 from datetime import date
 from decimal import Decimal
 from functools import lru_cache
@@ -83,6 +84,7 @@ class _EventConverter(BpmnEventConverter):
 # parsing or printing a UUID is a fifth of restoring a case: each string is parsed once, each id printed once.
 # UUIDs are immutable, so one object may stand for the same id in every workflow of the process.
 _uuid = lru_cache(maxsize=65536)(UUID)
+_MUTABLE = (dict, list, set)
 _uuid_str = lru_cache(maxsize=65536)(str)
 
 
@@ -123,7 +125,8 @@ class _TaskConverter(TaskConverter):
             task.workflow.top_workflow.event_manager.add_task(task)
         delta = dct.get("delta")
         if delta and task.parent is not None:
-            data = DeepMerge.merge({}, task.parent.data)
+            # DeepMerge.merge({}, parent data), the stock restore, without its per-key calls: mutable values copied
+            data = {k: copy(v) if isinstance(v, _MUTABLE) else v for k, v in task.parent.data.items()}
             data.update(case_data.restore(delta.get("updates", {}), from_dict))
             for key in delta.get("deletions", {}):
                 data.pop(key, None)
