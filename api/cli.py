@@ -79,6 +79,9 @@ def serve(host, port, debug, scheduler, workers, graceful_timeout, worker_timeou
         click.echo(f"accredit: timer scheduler running; next wake-up {timer_scheduler.next_wakeup()}")
     click.echo(f"accredit: database {database_url()}")
     click.echo(f"accredit: open http://{host}:{port}/ (inbox); the API is described at http://{host}:{port}/api/docs")
+    from .server import settle_heap
+
+    settle_heap()
     try:
         app.run(host=host, port=port, debug=debug, use_reloader=False)
     finally:

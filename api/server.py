@@ -14,6 +14,7 @@ finishes a firing in progress and removes its readiness heartbeat.
 """
 from __future__ import annotations
 
+import gc
 import subprocess
 import sys
 
@@ -34,7 +35,20 @@ class AccreditServer(BaseApplication):
         from .app import create_app
 
         _log_requests()
-        return create_app()  # in each worker, after the fork
+        app = create_app()  # in each worker, after the fork
+        settle_heap()
+        return app
+
+
+def settle_heap() -> None:
+    """Once the app is built, before the first request: collect what starting up left behind, then move every
+    object still alive (modules, the app, its schemas and SQLAlchemy's metadata: ~10^5 objects that live as long
+    as the process) out of the cyclic garbage collector's reach. Each request leaves cycles for the collector (a
+    restored workflow and its tasks point at each other), and without this every older-generation collection
+    walked the whole startup heap again: 0.28 ms of collector time per completion, 0.08-0.11 ms frozen
+    (docs/performance.md). Objects made later (the spec cache, requests) are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def _log_requests() -> None:

@@ -5,5 +5,7 @@ does) and has no side effects: migrating and deploying the shipped library are o
 the workers start (``accredit db upgrade``, ``accredit processes deploy``), and timers are fired by ``accredit
 scheduler`` beside them. ``accredit serve --workers N`` does all of that for you (api/server.py)."""
 from .app import create_app
+from .server import settle_heap
 
 app = create_app()
+settle_heap()  # the startup heap out of the garbage collector's walks (api/server.py)
