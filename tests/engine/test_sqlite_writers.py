@@ -93,3 +93,16 @@ def test_a_write_inside_a_write_of_the_same_thread_does_not_wait_for_itself_in_t
         assert _queue_is_free(db)
     finally:
         other.dispose()
+
+
+def test_commits_checkpoint_the_wal_every_4000_pages_not_every_1000(db):
+    # SQLite's default (1,000 pages, ~40 completions) made a committing request copy the WAL back every few
+    # dozen commits, the same inbox and history pages again each time; the WAL is copied back at 4,000
+    with db.write() as s:
+        s.execute(sa.text("CREATE TABLE filler (x BLOB)"))
+    for _ in range(30):  # ~1,500 pages of WAL, one commit at a time
+        with db.write() as s:
+            s.execute(sa.text("INSERT INTO filler VALUES (zeroblob(200000))"))
+    with db.engine.connect() as conn:
+        busy, wal_pages, _ = conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)").one()
+    assert wal_pages > 1000  # no commit checkpointed (nor restarted the WAL) on the way
