@@ -174,7 +174,7 @@ class Operation:
             self.run(loaded, lambda: None)
         else:
             def deliver():
-                wf.do_engine_steps()
+                stepping.do_engine_steps(wf)
                 wf.send_event(BpmnEvent(MessageEventDefinition(definition.start_message), dict(data)))
             self.run(loaded, deliver)
         return case_id
@@ -190,6 +190,10 @@ class Operation:
             stepping.advance(wf)  # the library's own stepping stalls in deep trees (engine/workflow/stepping.py)
         except (SandboxViolation, ScriptTimeout) as exc:
             raise ProcessError(str(exc), case_id=loaded.row.id) from exc
+        except stepping.StepLimit as exc:
+            spec = exc.task.task_spec
+            raise ProcessError(str(exc), case_id=loaded.row.id, element_id=spec.bpmn_id,
+                               element_name=spec.bpmn_name) from exc
         except SpiffWorkflowException as exc:
             raise process_error(exc, loaded.row.id) from exc
 
