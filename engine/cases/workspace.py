@@ -141,7 +141,8 @@ class Workspace:
     def send_message(self, actor: Actor, name: str, payload: dict | None, *, organisation_id: str | None = None,
                      case_id: str | None = None) -> dict:
         """Deliver message ``name`` from a person: applicants only for their own organisation (and only to a
-        case they can see), coordinators to any organisation or case (naming one). Others: 403."""
+        case they can see), coordinators to any organisation or case (naming one). Others: 403. Only a message
+        the diagrams let one of the sender's roles send (``sentBy`` on its catch event): else 403."""
         org = organisation_id
         if COORDINATOR in actor.roles:
             if not org and not case_id:
@@ -156,6 +157,7 @@ class Workspace:
             if case_id:
                 self._visible_case(actor, case_id)  # 404 unless it is the applicant's own case
         with self.db.read() as s:
+            starting.check_message_sender(self.engine, s, actor, name)  # sentBy, as the diagrams declare it
             starting.check_declared_message(self.engine, s, name, payload or {})
         ids = self.engine.deliver_message(name, payload or {}, actor, organisation_id=org, case_id=case_id)
         return {"message": name, "case_ids": ids}

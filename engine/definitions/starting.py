@@ -14,9 +14,11 @@ from __future__ import annotations
 
 import jsonschema
 
-from engine.errors import Forbidden, InvalidFormData
+from SpiffWorkflow.bpmn.specs.defaults import StartEvent
+
+from engine.errors import Forbidden, InvalidFormData, NotFound
 from engine.storage.models import Organisation, ProcessDefinition
-from engine.vocabulary import CALLED_ONLY, FORM
+from engine.vocabulary import CALLED_ONLY, FORM, SENT_BY, split_list
 from engine.workflow.workflow_state import properties
 
 
@@ -71,11 +73,12 @@ def check_declared_start(engine, s, definition: ProcessDefinition, organisation_
         raise InvalidFormData(f"the starting data does not satisfy the start form of '{definition.key}'", errors)
 
 
-def message_form(engine, s, name: str) -> tuple[ProcessDefinition, str] | None:
-    """(definition, form file) of the catch event that declares what people send as message ``name``
-    (``formJsonSchemaFilename`` on a message catch event of a deployed latest version), if any."""
+def _message_catchers(engine, s, name: str):
+    """(definition, task spec) of every event of a deployed latest version that catches message ``name`` (a start,
+    intermediate or boundary event, a receive task)."""
     import sqlalchemy as sa
     from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
+    from SpiffWorkflow.bpmn.specs.mixins.events.event_types import CatchingEvent
 
     latest = sa.select(ProcessDefinition.key, sa.func.max(ProcessDefinition.version).label("v")) \
         .group_by(ProcessDefinition.key).subquery()
@@ -87,10 +90,36 @@ def message_form(engine, s, name: str) -> tuple[ProcessDefinition, str] | None:
         for sp in (spec, *subs.values()):
             for ts in sp.task_specs.values():
                 event = getattr(ts, "event_definition", None)
-                form = properties(ts).get(FORM)
-                if form and isinstance(event, MessageEventDefinition) and event.name == name:
-                    return row, form
+                if isinstance(ts, CatchingEvent) and isinstance(event, MessageEventDefinition) and event.name == name:
+                    yield row, ts
+
+
+def message_form(engine, s, name: str) -> tuple[ProcessDefinition, str] | None:
+    """(definition, form file) of the catch event that declares what people send as message ``name``
+    (``formJsonSchemaFilename`` on a message catch event of a deployed latest version), if any."""
+    for row, ts in _message_catchers(engine, s, name):
+        form = properties(ts).get(FORM)
+        if form:
+            return row, form
     return None
+
+
+def check_message_sender(engine, s, actor, name: str) -> None:
+    """A person sends message ``name`` into waiting cases only where the diagram lets one of their roles: a
+    catch event (intermediate, boundary, receive task) of a deployed latest version that catches it and names
+    the role in ``sentBy``. A message no such event catches is a 404; one the diagrams catch without naming
+    the sender's role — a message one case throws to another (a child's result to its parent) — is a 403:
+    nobody forges it from outside."""
+    catchers = [ts for _, ts in _message_catchers(engine, s, name) if not isinstance(ts, StartEvent)]
+    if not catchers:
+        raise NotFound(f"no process waits for the message '{name}' from people", message_name=name)
+    roles = set()
+    for ts in catchers:
+        roles.update(split_list(properties(ts).get(SENT_BY)))
+    if not roles & actor.roles:
+        who = ", ".join(sorted(roles)) if roles else "nobody: the processes send it to each other"
+        raise Forbidden(f"the diagrams do not let your roles send the message '{name}' (sentBy: {who})",
+                        message_name=name)
 
 
 def check_declared_message(engine, s, name: str, payload: dict) -> None:

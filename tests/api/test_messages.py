@@ -56,3 +56,40 @@ def test_coordinator_sends_to_a_named_case(api):
     assert_problem(api.client("applicant_b").post("/api/messages/child_done", json={"organisation_id": "lab-a"}), 403)
     assert_problem(api.client("applicant_b").post("/api/messages/child_done", json={"case_id": a["id"]}), 404)
     assert api.client("applicant_a").get(f"/api/cases/{a['id']}").get_json()["status"] == "running"
+
+
+def _waits_for(pid: str, sent_by: str | None) -> dict:
+    """start → a catch event waiting for message '<pid>_msg' (sentBy as given) → end; all in the applicant lane."""
+    from ..engine.bpmn_builder import flow, process
+
+    props = ("" if sent_by is None else '<bpmn:extensionElements><spiffworkflow:properties>'
+             f'<spiffworkflow:property name="sentBy" value="{sent_by}"/></spiffworkflow:properties>'
+             '</bpmn:extensionElements>')
+    body = ('<bpmn:startEvent id="start"/>'
+            f'<bpmn:intermediateCatchEvent id="wait" name="Wait">{props}'
+            f'<bpmn:messageEventDefinition messageRef="m_{pid}"/></bpmn:intermediateCatchEvent>'
+            '<bpmn:endEvent id="end"/>' + flow("f1", "start", "wait") + flow("f2", "wait", "end"))
+    return {f"{pid}.bpmn": process(pid, {"applicant": ["start", "wait", "end"]}, body,
+                                   f'<bpmn:message id="m_{pid}" name="{pid}_msg"/>')}
+
+
+def test_only_the_roles_a_catch_event_names_in_sentBy_send_its_message(api):
+    api.services.engine.deploy(_waits_for("by_staff", "coordinator"), deployed_by="tests")
+    api.services.engine.deploy(_waits_for("between_cases", None), deployed_by="tests")
+    staff_case = api.start(process_key="by_staff")
+    internal_case = api.start(process_key="between_cases")
+    applicant, carol = api.client("applicant_a"), api.client("coordinator")
+
+    # declared for coordinators only: the laboratory cannot send it, even into its own case
+    body = assert_problem(applicant.post("/api/messages/by_staff_msg", json={"case_id": staff_case["id"]}), 403)
+    assert "sentBy: coordinator" in body["detail"], body
+    # no sentBy: a message the processes send each other; nobody forges it from outside
+    for who in (applicant, carol):
+        body = assert_problem(who.post("/api/messages/between_cases_msg", json={"case_id": internal_case["id"]}), 403)
+        assert "processes send it to each other" in body["detail"], body
+    for case in (staff_case, internal_case):
+        assert carol.get(f"/api/cases/{case['id']}").get_json()["status"] == "running"
+
+    r = carol.post("/api/messages/by_staff_msg", json={"case_id": staff_case["id"]})
+    assert r.status_code == 202 and r.get_json()["case_ids"] == [staff_case["id"]], r.get_json()
+    assert carol.get(f"/api/cases/{staff_case['id']}").get_json()["status"] == "completed"

@@ -25,12 +25,18 @@ def message(ref, payload=None, variable=None):
     return f'<bpmn:messageEventDefinition messageRef="{ref}">{ext}</bpmn:messageEventDefinition>'
 
 
+#: the API tests also send 'child_done' from outside (an applicant, a coordinator): the diagram says they may
+SENT_BY_PEOPLE = ('<bpmn:extensionElements><spiffworkflow:properties>'
+                  '<spiffworkflow:property name="sentBy" value="applicant,coordinator"/>'
+                  '</spiffworkflow:properties></bpmn:extensionElements>')
+
+
 def linked_bundle():
     parent = (
         '<bpmn:startEvent id="start"/>' + user_task("ask", "Ask", "simple.json")
         + '<bpmn:intermediateThrowEvent id="throw_child" name="Child due">'
         + message("m_child_due", payload='{"n": 1, "asked_by": case_id}') + '</bpmn:intermediateThrowEvent>'
-        + '<bpmn:intermediateCatchEvent id="wait_child" name="Child done">'
+        + '<bpmn:intermediateCatchEvent id="wait_child" name="Child done">' + SENT_BY_PEOPLE
         + message("m_child_done", variable="reply") + '</bpmn:intermediateCatchEvent>'
         + '<bpmn:endEvent id="end_parent"/>'
         + flow("p1", "start", "ask") + flow("p2", "ask", "throw_child") + flow("p3", "throw_child", "wait_child")
