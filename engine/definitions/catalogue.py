@@ -21,6 +21,7 @@ from lxml import etree
 from SpiffWorkflow.bpmn.specs.event_definitions.message import MessageEventDefinition
 
 from engine.actors import Actor
+from engine.definitions.forms import as_object
 from engine.storage.models import ProcessDefinition
 from engine.vocabulary import CALLED_ONLY, FORM, SENT_BY, UI_FORM, split_list
 from engine.workflow.workflow_state import properties
@@ -75,7 +76,7 @@ def _form(files: dict, props: dict) -> dict:
     for attr, prop in (("form", FORM), ("ui_schema", UI_FORM)):
         name = props.get(prop)
         if name and name in files:
-            out[attr] = json.loads(files[name])
+            out[attr] = as_object(json.loads(files[name]))  # an object, whatever an old version holds
     return out
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 
 from engine.actors import Actor
+from engine.definitions.forms import as_object
 from engine.storage.models import Case, HumanTask
 from engine.vocabulary import FORM, SHOW_FORMS, UI_FORM
 from engine.workflow.workflow_state import properties
@@ -62,8 +63,8 @@ def decision_context(engine, workspace, actor: Actor, task_id: str) -> list[dict
     ui_of = _ui_schemas(spec, subs)
     sections = []
     for variable, form in parse_show_forms(properties(task_spec).get(SHOW_FORMS, "")):
-        schema = json.loads(files[form]) if form and form in files else None
-        ui_schema = json.loads(files[ui_of[form]]) if form in ui_of and ui_of[form] in files else None
+        schema = as_object(json.loads(files[form])) if form and form in files else None
+        ui_schema = as_object(json.loads(files[ui_of[form]])) if form in ui_of and ui_of[form] in files else None
         if variable is not None:
             if variable not in data:
                 continue

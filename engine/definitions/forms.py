@@ -9,6 +9,7 @@ from contextvars import ContextVar
 
 import jsonschema
 import sqlalchemy as sa
+from referencing.exceptions import Unresolvable
 from sqlalchemy.orm import Session
 
 from engine.errors import InvalidFormData, ProcessError
@@ -25,7 +26,32 @@ def form_schema(definition: ProcessDefinition, form: str | None, files: dict | N
     text = (files if files is not None else definition.files).get(form)
     if text is None:
         raise ProcessError(f"form '{form}' is not part of definition {definition.key} v{definition.version}")
-    return json.loads(text)
+    return as_object(json.loads(text))
+
+
+def as_object(parsed) -> dict | None:
+    """A form or UI schema as the engine reads it: a JSON object. Deploy refuses anything else; a version
+    deployed before that was refused reads safely: ``true`` / ``false`` as the schemas that take anything /
+    nothing, any other value (a UI schema ``[1, 2]``, ``"hello"``, ``1e308``) as no schema."""
+    if parsed is True:
+        return {}
+    if parsed is False:
+        return {"not": {}}
+    return parsed if isinstance(parsed, dict) else None
+
+
+def checked_errors(validator, data, form: str | None, **where) -> list:
+    """Every ``ValidationError`` of ``data``, or — when the form itself cannot be applied (a ``$ref`` that
+    resolves to nothing or outside the form, references looping for ever) — a :class:`ProcessError` naming the
+    form (and ``where``: the element), never an exception from inside jsonschema."""
+    try:
+        return sorted(validator.iter_errors(data), key=lambda e: list(map(str, e.absolute_path)))
+    except Unresolvable as exc:
+        reason = f"its reference {str(getattr(exc, 'ref', '') or '')!r} resolves to nothing inside the form"
+    except RecursionError:
+        reason = "its references loop without end"
+    raise ProcessError(f"form '{form}' cannot be applied: {reason}; the process definition must be corrected",
+                       form=form, **where)
 
 
 #: the session that ``user:<role>`` format checks read, for the validation under way (validators are shared)
@@ -91,7 +117,7 @@ def validate_form(schema: dict | None, form: str | None, data: dict, task, sessi
         return
     token = _SESSION.set(session)
     try:
-        found = sorted(_validator(schema).iter_errors(data), key=lambda e: list(e.absolute_path))
+        found = checked_errors(_validator(schema), data, form, element_id=task.task_spec.bpmn_id)
     finally:
         _SESSION.reset(token)
     errors = []

@@ -16,17 +16,20 @@ import jsonschema
 
 from SpiffWorkflow.bpmn.specs.defaults import StartEvent
 
+from engine.definitions.forms import checked_errors
 from engine.errors import Forbidden, InvalidFormData, NotFound
+from engine.sandbox.patterns import form_validator
 from engine.storage.models import Organisation, ProcessDefinition
 from engine.vocabulary import CALLED_ONLY, FORM, SENT_BY, split_list
 from engine.workflow.workflow_state import properties
 
 
-def field_errors(schema: dict, value, prefix: str, unexpected: str) -> list[dict]:
-    """Every way ``value`` misses ``schema``, one entry per field (JSON pointer under ``prefix``)."""
-    validator = jsonschema.Draft202012Validator(schema, format_checker=jsonschema.FormatChecker())
+def field_errors(schema: dict, value, prefix: str, unexpected: str, form: str | None = None) -> list[dict]:
+    """Every way ``value`` misses ``schema`` (the form ``form``), one entry per field (JSON pointer under
+    ``prefix``). References resolve inside the form only, patterns run on RE2 (engine.sandbox.patterns)."""
+    validator = form_validator(schema, jsonschema.FormatChecker())
     errors = []
-    for err in sorted(validator.iter_errors(value), key=lambda e: list(map(str, e.absolute_path))):
+    for err in checked_errors(validator, value, form):
         path = prefix + "".join(f"/{p}" for p in err.absolute_path)
         if err.validator == "additionalProperties" and isinstance(err.instance, dict):
             allowed = set(err.schema.get("properties", {}))
@@ -68,7 +71,7 @@ def check_declared_start(engine, s, definition: ProcessDefinition, organisation_
                 f"'{definition.key}' takes no starting data: its start event declares no form",
                 [{"field": f"/data/{k}", "message": "not declared by the diagram's start form"} for k in sorted(data)])
         return
-    errors = field_errors(schema, data, "/data", "not declared by the diagram's start form")
+    errors = field_errors(schema, data, "/data", "not declared by the diagram's start form", props.get(FORM))
     if errors:
         raise InvalidFormData(f"the starting data does not satisfy the start form of '{definition.key}'", errors)
 
@@ -130,6 +133,6 @@ def check_declared_message(engine, s, name: str, payload: dict) -> None:
         return
     definition, form = found
     schema = engine.specs.form_schema(definition, form)
-    errors = field_errors(schema, payload, "/payload", "not a field of this form")
+    errors = field_errors(schema, payload, "/payload", "not a field of this form", form)
     if errors:
         raise InvalidFormData(f"the message '{name}' does not satisfy its form ({form})", errors)

@@ -14,6 +14,8 @@ from typing import Any, Iterator
 import jsonschema
 import re2
 from jsonschema import ValidationError
+from referencing import Registry
+from referencing.exceptions import NoSuchResource
 
 _OPTIONS = re2.Options()
 _OPTIONS.log_errors = False
@@ -57,8 +59,21 @@ FormValidator = jsonschema.validators.extend(
     jsonschema.Draft202012Validator, {"pattern": _pattern, "patternProperties": _pattern_properties})
 
 
+def _never_retrieve(uri: str):
+    """A form's ``$ref`` resolves inside the form or nowhere: nothing is fetched, no URL and no file. (Without a
+    registry jsonschema fetched any URI it could not resolve with ``urlopen`` and no time limit: a form could make
+    the server read ``file:///etc/…`` or call a host on its network, and wait on it for ever.)"""
+    raise NoSuchResource(ref=uri)
+
+
+#: where form validators look references up: the form itself (and the JSON Schema meta-schemas), never further
+LOCAL_ONLY = Registry(retrieve=_never_retrieve)  # type: ignore[call-arg]
+
+
 def form_validator(schema: dict, format_checker: jsonschema.FormatChecker | None = None):
-    return FormValidator(schema, format_checker=_format_checker(format_checker or jsonschema.FormatChecker()))
+    """A validator for a form: patterns on RE2, references resolved in the form only (``LOCAL_ONLY``)."""
+    return FormValidator(schema, format_checker=_format_checker(format_checker or jsonschema.FormatChecker()),
+                         registry=LOCAL_ONLY)
 
 
 def pattern_problems(schema: Any, path: str = "") -> list[str]:
