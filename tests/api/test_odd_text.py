@@ -1,0 +1,76 @@
+"""Odd text, numbers, dates and file names at the door (found by fuzzing): each was a 500 — a codec that is not a
+text encoding named in an XML declaration, an archive sent as text, an integer too long for Python to read, a
+lone surrogate no database can store, a date whose UTC time is outside Python's range, a file name with a line
+break that no download header can carry. Each is now a 4xx problem naming the field, file or argument."""
+from __future__ import annotations
+
+import io
+
+import pytest
+
+from .conftest import PDF, assert_problem, fields_of
+from .test_definitions_api import multipart
+from .test_odd_uploads import DEPLOY, QM, TWO, VALIDATE
+
+# -- 1. an XML declaration naming a codec that is not a text encoding -------------------------------------------
+
+NOT_TEXT = ["rot13", "base64", "hex", "zlib", "bz2", "uu", "quopri", "punycode", "undefined", "idna",
+            "unicode_escape", "raw_unicode_escape"]
+
+
+@pytest.mark.parametrize("codec", NOT_TEXT)
+@pytest.mark.parametrize("path", [VALIDATE, DEPLOY])
+def test_a_declared_codec_that_is_not_a_text_encoding_is_a_422_naming_the_file(api, path, codec):
+    data = f'<?xml version="1.0" encoding="{codec}"?>\n<a/>'.encode()
+    problem = assert_problem(api.client(QM).post(path, **multipart({"odd.bpmn": data})), 422)
+    assert [e["field"] for e in problem["errors"]] == ["/files/0"], problem
+    assert "'odd.bpmn'" in problem["errors"][0]["message"] and codec in problem["errors"][0]["message"], problem
+
+
+def test_a_text_encoding_that_decodes_to_a_lone_surrogate_is_a_422_naming_the_file(api):
+    data = TWO.replace('encoding="UTF-8"', 'encoding="UTF-7"').replace('name="Compute"', 'name="+2AA-"').encode()
+    problem = assert_problem(api.client(QM).post(VALIDATE, **multipart({"utf7.bpmn": data})), 422)
+    assert [e["field"] for e in problem["errors"]] == ["/files/0"], problem
+    assert "'utf7.bpmn' holds a character that is not valid Unicode text" in problem["errors"][0]["message"]
+
+
+def test_a_real_text_encoding_other_than_utf8_still_deploys(api):
+    data = TWO.replace('encoding="UTF-8"', 'encoding="cp1252"').replace("Compute", "Prüfen").encode("cp1252")
+    r = api.client(QM).post(VALIDATE, **multipart({"two_step.bpmn": data}))
+    assert r.status_code == 200, r.get_json()
+
+
+# -- 2. what the JSON form of a bundle may hold -------------------------------------------------------------------
+
+@pytest.mark.parametrize("path", [VALIDATE, DEPLOY])
+@pytest.mark.parametrize("files, field, words", [
+    ({"a.zip": "hello"}, "/files/a.zip", "'a.zip' is an archive"),
+    ({"b.BPMN.ZIP": ""}, "/files/b.BPMN.ZIP", "'b.BPMN.ZIP' is an archive"),
+    ({"a.bpmn": 7}, "/files/a.bpmn", "must be the file's text"),
+    ({"a.bpmn": None}, "/files/a.bpmn", "must be the file's text"),
+    ({"a.bpmn": ["x"]}, "/files/a.bpmn", "must be the file's text"),
+])
+def test_the_json_form_of_a_bundle_holds_text_only_and_no_archive(api, path, files, field, words):
+    problem = assert_problem(api.client(QM).post(path, json={"files": files, "note": "n"}), 422)
+    assert fields_of(problem) == {field}, problem
+    assert any(words in e["message"] for e in problem["errors"]), problem
+
+
+@pytest.mark.parametrize("path", [VALIDATE, DEPLOY])
+def test_a_process_file_name_with_a_control_character_is_a_422_naming_the_file(api, path):
+    """A bundle's file names are stored and downloaded too (Content-Disposition): the same refusal."""
+    import zipfile
+
+    qm = api.client(QM)
+    raw = (b"--B\r\nContent-Disposition: form-data; name=\"files\"; filename*=UTF-8''two%0D%0Astep.bpmn\r\n\r\n"
+           + TWO.encode() + b"\r\n--B\r\nContent-Disposition: form-data; name=\"note\"\r\n\r\nn\r\n--B--\r\n")
+    problem = assert_problem(qm.post(path, data=raw, content_type="multipart/form-data; boundary=B"), 422)
+    assert fields_of(problem) == {"/files/0"} and "control character" in problem["errors"][0]["message"], problem
+    assert "\r" not in problem["errors"][0]["message"] and "\\u000d" in problem["errors"][0]["message"]
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("two\tstep.bpmn", TWO)
+    problem = assert_problem(qm.post(path, **multipart({"bundle.zip": archive.getvalue()})), 422)
+    assert fields_of(problem) == {"/files/0/two\\u0009step.bpmn"}, problem
+    problem = assert_problem(qm.post(path, json={"files": {"two\nstep.bpmn": TWO}, "note": "n"}), 422)
+    assert fields_of(problem) == {"/files/two\\u000astep.bpmn"}, problem
