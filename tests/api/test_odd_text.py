@@ -56,6 +56,61 @@ def test_the_json_form_of_a_bundle_holds_text_only_and_no_archive(api, path, fil
     assert any(words in e["message"] for e in problem["errors"]), problem
 
 
+# -- 3. integers too long for Python to read, in any JSON body ------------------------------------------------------
+
+def test_an_integer_too_long_to_read_is_a_400_naming_where_even_before_signing_in(api):
+    huge = "9" * 5000
+    r = api.client().post("/api/session", data='{"username": "alice", "password": %s}' % huge,
+                          content_type="application/json")
+    body = assert_problem(r, 400)
+    assert fields_of(body) == {"/password"} and "5,000 digits" in body["detail"], body
+    alice = api.client("applicant_a")
+    body = assert_problem(alice.post("/api/cases", data='{"process": "two_step", "data": {"n": [1, -%s]}}' % huge,
+                                     content_type="application/json"), 400)
+    assert fields_of(body) == {"/data/n/1"}, body
+    # as long as Python reads, a number is a number: the body goes on to its own checks
+    r = alice.post("/api/cases", data='{"process": "two_step", "business_key": %s}' % ("9" * 4300),
+                   content_type="application/json")
+    assert r.status_code == 422 and fields_of(r.get_json()) == {"/business_key"}, r.get_json()
+
+
+# -- 4. lone surrogates, in any JSON string or key --------------------------------------------------------------
+
+@pytest.mark.parametrize("escape", ["\\ud800", "\\udc00", "\\udfff"])
+def test_a_lone_surrogate_in_a_json_string_or_key_is_a_400_naming_where(api, escape):
+    alice = api.client("applicant_a")
+    case = api.start("applicant_a")
+    sent = [
+        ("/api/cases", '{"process": "two_step", "business_key": "%sx"}' % escape, "/business_key"),
+        (f"/api/cases/{case['id']}/comments", '{"body": "%s"}' % escape, "/body"),
+        (f"/api/tasks/{case['tasks'][0]['id']}/complete", '{"data": {"answer": "yes", "k%s": 1}}' % escape,
+         "/data/k" + escape),
+        ("/api/session", '{"username": "a%s", "password": "p"}' % escape, "/username"),
+    ]
+    for url, raw, field in sent:
+        client = api.client() if url == "/api/session" else alice
+        body = assert_problem(client.post(url, data=raw, content_type="application/json"), 400)
+        assert fields_of(body) == {field} and "lone surrogate" in body["detail"], (url, body)
+    # a surrogate pair is one real character, and welcome
+    r = alice.post(f"/api/cases/{case['id']}/comments", data='{"body": "\\ud83d\\ude00"}',
+                   content_type="application/json")
+    assert r.status_code == 201 and r.get_json()["body"] == "\U0001F600", r.get_json()
+    assert alice.get(f"/api/cases/{case['id']}").status_code == 200
+
+
+def test_a_lone_surrogate_in_a_studio_file_is_a_400_naming_the_file(api):
+    body = assert_problem(api.client(QM).post(VALIDATE, data='{"files": {"odd.bpmn": "\\ud800"}}',
+                                              content_type="application/json"), 400)
+    assert fields_of(body) == {"/files/odd.bpmn"}, body
+
+
+def test_a_query_that_is_not_utf8_is_a_400_never_a_500(api):
+    client = api.client("coordinator")
+    r = client.get("/api/tasks", environ_overrides={"QUERY_STRING": "role=\xff"})
+    body = assert_problem(r, 400)
+    assert "UTF-8" in body["detail"], body
+
+
 @pytest.mark.parametrize("path", [VALIDATE, DEPLOY])
 def test_a_process_file_name_with_a_control_character_is_a_422_naming_the_file(api, path):
     """A bundle's file names are stored and downloaded too (Content-Disposition): the same refusal."""
