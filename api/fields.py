@@ -6,13 +6,15 @@ deep in the driver (a 500); JSON bodies are nested at most :data:`MAX_JSON_DEPTH
 never a value PostgreSQL's JSON columns refuse at commit (a 500) or a browser cannot parse back. Text everywhere
 (JSON strings and keys, query arguments, form fields, file names, the path) is Unicode a database can store: a NUL
 character or a lone surrogate (``"\\ud800"``, which JSON allows and UTF-8 cannot encode) is a 400 naming where, and so
-is an integer too long for Python to read (over 4,300 digits) and a query that is not UTF-8."""
+is an integer too long for Python to read (over 4,300 digits) and a query that is not UTF-8. A date argument
+(:class:`UtcDateTime`) is one whose UTC time exists: ``0001-01-01T00:00:00+14:00`` is a 422 naming it."""
 from __future__ import annotations
 
 import json
 import math
 import re
 import sys
+from datetime import timezone
 
 from marshmallow import ValidationError, fields
 from werkzeug.exceptions import BadRequest
@@ -27,6 +29,25 @@ class Int64(fields.Integer):
         if number is not None and not INT64_MIN <= number <= INT64_MAX:
             raise ValidationError(f"must be between {INT64_MIN} and {INT64_MAX}")
         return number
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 date and time that has a UTC time (naive ones are taken as ``default_timezone``, UTC unless
+    given): every date argument is compared with UTC columns, and a time whose UTC conversion leaves Python's
+    range (``0001-01-01T00:00:00+14:00``, ``9999-12-31T23:59:59-14:00``) is a 422 naming the argument, never an
+    OverflowError in the database layer (a 500)."""
+
+    def __init__(self, *, default_timezone=timezone.utc, **kwargs):
+        super().__init__(default_timezone=default_timezone, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        when = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            when.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ValidationError("is outside the range of dates in UTC (0001-01-01T00:00:00Z to "
+                                  "9999-12-31T23:59:59Z)") from None
+        return when
 
 
 class Int64Converter(IntegerConverter):

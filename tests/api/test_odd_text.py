@@ -111,6 +111,61 @@ def test_a_query_that_is_not_utf8_is_a_400_never_a_500(api):
     assert "UTF-8" in body["detail"], body
 
 
+# -- 5. dates whose UTC time is outside Python's range ----------------------------------------------------------
+
+EDGES = ["0001-01-01T00:00:00%2B14:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00%2B00:01"]
+
+
+@pytest.mark.parametrize("edge", EDGES)
+@pytest.mark.parametrize("argument", ["since", "until"])
+def test_a_date_beyond_the_utc_range_is_a_422_naming_the_argument(api, edge, argument):
+    case = api.start("applicant_a")
+    for who, url in [("coordinator", "/api/schedule"), ("coordinator", f"/api/cases/{case['id']}/history"),
+                     ("auditor", f"/api/audit/cases/{case['id']}/timeline"),
+                     ("admin", "/api/audit/system/timeline")]:
+        body = assert_problem(api.client(who).get(f"{url}?{argument}={edge}"), 422)
+        assert fields_of(body) == {f"/{argument}"} and "UTC" in body["detail"], (url, body)
+
+
+@pytest.mark.parametrize("edge", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59Z", "0001-01-01T00:00:00-14:00",
+                                  "9999-12-31T23:59:59%2B14:00"])
+def test_the_first_and_last_utc_dates_are_answered(api, edge):
+    case = api.start("applicant_a")
+    for who, url in [("coordinator", "/api/schedule"), ("coordinator", f"/api/cases/{case['id']}/history"),
+                     ("auditor", f"/api/audit/cases/{case['id']}/timeline"),
+                     ("admin", "/api/audit/system/timeline")]:
+        for argument in ("since", "until"):
+            r = api.client(who).get(f"{url}?{argument}={edge}")
+            assert r.status_code == 200, (url, argument, r.get_json())
+
+
+def test_every_date_an_endpoint_reads_is_a_utc_date(api):
+    """The class, not the four examples: every date and time argument of every route (query or body) is a
+    :class:`api.fields.UtcDateTime`, whose UTC time is checked where it is read."""
+    from marshmallow import fields as mf
+
+    from api.fields import UtcDateTime
+
+    def dates(schema, path=""):
+        for name, field in schema.fields.items():
+            inner = field.inner if isinstance(field, mf.List) else field
+            if isinstance(inner, mf.Nested):
+                yield from dates(inner.schema, f"{path}/{name}")
+            elif isinstance(inner, (mf.DateTime, mf.Date, mf.Time)):
+                yield f"{path}/{name}", inner
+
+    seen, wrong = 0, []
+    for endpoint, view in api.app.view_functions.items():
+        for parameter in getattr(view, "_apidoc", {}).get("arguments", {}).get("parameters", []):
+            schema = parameter["schema"]
+            schema = schema() if isinstance(schema, type) else schema
+            for where, field in dates(schema):
+                seen += 1
+                if not isinstance(field, UtcDateTime):
+                    wrong.append(f"{endpoint} {where}: {type(field).__name__}")
+    assert seen >= 6 and wrong == [], (seen, wrong)
+
+
 @pytest.mark.parametrize("path", [VALIDATE, DEPLOY])
 def test_a_process_file_name_with_a_control_character_is_a_422_naming_the_file(api, path):
     """A bundle's file names are stored and downloaded too (Content-Disposition): the same refusal."""
