@@ -166,6 +166,49 @@ def test_every_date_an_endpoint_reads_is_a_utc_date(api):
     assert seen >= 6 and wrong == [], (seen, wrong)
 
 
+# -- 6. control characters in an attachment's file name ----------------------------------------------------------
+
+def _raw_upload(client, case_id, disposition: bytes):
+    raw = (b"--B\r\nContent-Disposition: form-data; name=\"file\"; " + disposition +
+           b"\r\nContent-Type: text/plain\r\n\r\nhello\r\n--B--\r\n")
+    return client.post(f"/api/cases/{case_id}/attachments", data=raw, content_type="multipart/form-data; boundary=B")
+
+
+@pytest.mark.parametrize("disposition", [b"filename*=UTF-8''a%0D%0Ab.txt", b"filename*=UTF-8''a%0Ab.txt",
+                                         b"filename=\"a\tb.txt\"", b"filename*=UTF-8''a%7Fb.txt",
+                                         b"filename*=UTF-8''a%1Bb.txt", b"filename*=UTF-8''a%C2%85b.txt",
+                                         b"filename*=UTF-8''a%E2%80%A8b.txt"])
+def test_a_file_name_with_a_control_character_is_a_422_naming_the_file(api, disposition):
+    alice = api.client("applicant_a")
+    case = api.start("applicant_a")
+    body = assert_problem(_raw_upload(alice, case["id"], disposition), 422)
+    assert fields_of(body) == {"/file"} and "control character" in body["detail"], body
+    assert alice.get(f"/api/cases/{case['id']}/attachments").get_json() == []
+
+
+def test_a_stored_file_name_with_a_control_character_downloads_under_a_safe_name(api):
+    """Names stored before the upload refused them still download: the header carries no control character."""
+    alice = api.client("applicant_a")
+    case = api.start("applicant_a")
+    r = alice.post(f"/api/cases/{case['id']}/attachments",
+                   data={"file": (io.BytesIO(PDF), "report.pdf", "application/pdf")}, content_type="multipart/form-data")
+    assert r.status_code == 201
+    sha = r.get_json()["sha256"]
+    import sqlalchemy as sa
+
+    from engine.storage.models import Attachment
+
+    with api.services.db.write() as s:
+        s.execute(sa.update(Attachment).where(Attachment.sha256 == sha).values(filename="a\r\nb\t\x7fc\u2028.pdf"))
+    for who in ("applicant_a", "coordinator"):
+        down = api.client(who).get(f"/api/cases/{case['id']}/attachments/{sha}")
+        assert down.status_code == 200, down.get_data(as_text=True)[:300]
+        header = down.headers["Content-Disposition"]
+        assert header.startswith("attachment;") and not any(c in header for c in "\r\n\t\x7f\u2028"), header
+        assert header.endswith("filename=a__b__c_.pdf"), header
+        assert down.data == PDF
+
+
 @pytest.mark.parametrize("path", [VALIDATE, DEPLOY])
 def test_a_process_file_name_with_a_control_character_is_a_422_naming_the_file(api, path):
     """A bundle's file names are stored and downloaded too (Content-Disposition): the same refusal."""
