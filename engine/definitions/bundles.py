@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import functools
 import io
+import json
 import re
 import zipfile
 import zlib
@@ -80,13 +81,41 @@ def _is_charset(encoding: str) -> bool:
 
 
 def _unicode(name: str, text: str) -> str:
-    """Text given as a string (a JSON body) is Unicode that UTF-8 can store (JSON allows lone surrogates)."""
+    """Text given as a string (a JSON body) is Unicode that UTF-8 can store (JSON allows lone surrogates), and a
+    form's JSON holds no ``\\ud800`` escape either: its titles and defaults reach pages, case data and the
+    history, where no database can store a lone surrogate."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise UnreadableFile(f"'{name}' holds a character that is not valid Unicode text (position {exc.start})") \
             from None
+    found = _escaped_surrogate(text) if name.endswith(".json") and "\\u" in text else None
+    if found:
+        raise UnreadableFile(f"'{name}' holds a lone surrogate ({found}) in a JSON string, which is not valid "
+                             f"Unicode text")
     return text
+
+
+def _escaped_surrogate(text: str) -> str | None:
+    """The first lone surrogate a JSON text's escapes decode to, as an escape; None for JSON that does not parse
+    (validation names what is wrong with it)."""
+    try:
+        stack = [json.loads(text)]
+    except (ValueError, RecursionError):
+        return None
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            return f"\\u{ord(_SURROGATE.search(node).group()):04x}"
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def as_utf8_text(text: str) -> str:

@@ -104,6 +104,22 @@ def test_a_lone_surrogate_in_a_studio_file_is_a_400_naming_the_file(api):
     assert fields_of(body) == {"/files/odd.bpmn"}, body
 
 
+@pytest.mark.parametrize("path", [VALIDATE, DEPLOY])
+def test_a_lone_surrogate_escaped_in_a_form_file_is_a_422_naming_the_file(api, path):
+    """A form's JSON is text with escapes: "\\udc00" in a title or a default would reach pages and case data."""
+    from ..engine.bpmn_builder import SIMPLE_FORM
+
+    odd = SIMPLE_FORM.replace('"type": "object"', '"type": "object", "title": "a\\udc00"', 1)
+    assert odd != SIMPLE_FORM
+    problem = assert_problem(api.client(QM).post(path, **multipart({"two_step.bpmn": TWO, "simple.json": odd})), 422)
+    assert [e["field"] for e in problem["errors"]] == ["/files/1"], problem
+    assert "'simple.json' holds a lone surrogate (\\udc00)" in problem["errors"][0]["message"], problem
+    # a surrogate pair is one character, and an escaped backslash before "u" is no escape at all
+    fine = SIMPLE_FORM.replace('"type": "object"', '"type": "object", "title": "\\ud83d\\ude00 \\\\ud800"', 1)
+    r = api.client(QM).post(VALIDATE, **multipart({"two_step.bpmn": TWO, "simple.json": fine}))
+    assert r.status_code == 200 and r.get_json()["valid"], r.get_json()
+
+
 def test_a_query_that_is_not_utf8_is_a_400_never_a_500(api):
     client = api.client("coordinator")
     r = client.get("/api/tasks", environ_overrides={"QUERY_STRING": "role=\xff"})
