@@ -96,8 +96,10 @@ def check_request_text(req) -> None:
     try:
         args = list(req.args.items(multi=True))
     except UnicodeDecodeError as exc:
-        _refuse([], f"a byte (0x{exc.object[exc.start]:02x}) that is not UTF-8; percent-encode the query's "
-                    f"UTF-8 bytes", location="query")
+        key = next((pair.split(b"=", 1)[0] for pair in req.query_string.split(b"&") if not _utf8(pair)), b"")
+        _refuse([_shown(key.decode("utf-8", "replace"))] if key else [],
+                f"a byte (0x{exc.object[exc.start]:02x}) that is not UTF-8; percent-encode the query's UTF-8 bytes",
+                location="query")
     for key, value in args:
         found = _odd_text(key) or _odd_text(value)
         if found:
@@ -111,6 +113,14 @@ def check_request_text(req) -> None:
             found = _odd_text(key) or _odd_text(upload.filename)
             if found:
                 _refuse([_shown(key)], f"{found} in the file name", location="files")
+
+
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 #: what no text column can hold: a NUL character (PostgreSQL refuses it) or a lone surrogate (UTF-8 cannot
