@@ -3,11 +3,18 @@ in a path, a query or a body — a larger number is a 404 (path) or a 422 naming
 deep in the driver (a 500); JSON bodies are nested at most :data:`MAX_JSON_DEPTH` levels deep — a deeper one is a
 400 naming where, never a RecursionError in whatever code walks it first (a 500) — and hold only JSON numbers:
 ``NaN``, ``Infinity`` (which Python's decoder accepts) or a number beyond a float's range is a 400 naming where,
-never a value PostgreSQL's JSON columns refuse at commit (a 500) or a browser cannot parse back."""
+never a value PostgreSQL's JSON columns refuse at commit (a 500) or a browser cannot parse back. Text everywhere
+(JSON strings and keys, query arguments, form fields, file names, the path) is Unicode a database can store: a NUL
+character or a lone surrogate (``"\\ud800"``, which JSON allows and UTF-8 cannot encode) is a 400 naming where, and so
+is an integer too long for Python to read (over 4,300 digits) and a query that is not UTF-8. A date argument
+(:class:`UtcDateTime`) is one whose UTC time exists: ``0001-01-01T00:00:00+14:00`` is a 422 naming it."""
 from __future__ import annotations
 
 import json
 import math
+import re
+import sys
+from datetime import timezone
 
 from marshmallow import ValidationError, fields
 from werkzeug.exceptions import BadRequest
@@ -22,6 +29,25 @@ class Int64(fields.Integer):
         if number is not None and not INT64_MIN <= number <= INT64_MAX:
             raise ValidationError(f"must be between {INT64_MIN} and {INT64_MAX}")
         return number
+
+
+class UtcDateTime(fields.AwareDateTime):
+    """An ISO 8601 date and time that has a UTC time (naive ones are taken as ``default_timezone``, UTC unless
+    given): every date argument is compared with UTC columns, and a time whose UTC conversion leaves Python's
+    range (``0001-01-01T00:00:00+14:00``, ``9999-12-31T23:59:59-14:00``) is a 422 naming the argument, never an
+    OverflowError in the database layer (a 500)."""
+
+    def __init__(self, *, default_timezone=timezone.utc, **kwargs):
+        super().__init__(default_timezone=default_timezone, **kwargs)
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        when = super()._deserialize(value, attr, data, **kwargs)
+        try:
+            when.astimezone(timezone.utc)
+        except (OverflowError, ValueError):
+            raise ValidationError("is outside the range of dates in UTC (0001-01-01T00:00:00Z to "
+                                  "9999-12-31T23:59:59Z)") from None
+        return when
 
 
 class Int64Converter(IntegerConverter):
@@ -41,14 +67,15 @@ def check_json_body(req) -> None:
     """A JSON request body nested deeper than :data:`MAX_JSON_DEPTH` is a 400 naming where — including one so deep
     that the decoder itself gives up (a RecursionError, which would otherwise be a 500) — and so is one holding a
     number JSON cannot hold or a NUL character in a string or a key. A body that is not JSON at all is left to the
-    parser that reads it (400 "Invalid JSON body.")."""
+    parser that reads it (400 "Invalid JSON body."). Neither is an integer Python cannot read (more digits than
+    ``sys.get_int_max_str_digits()``, 4,300: a ValueError in every later parse, a 500) nor a lone surrogate."""
     if not req.is_json:
         return
     raw = req.get_data(cache=True)
     if not raw:
         return
     try:
-        value = json.loads(raw)
+        value = json.loads(raw, parse_int=_read_int)
     except RecursionError:
         _refuse([], f"nested deeper than {MAX_JSON_DEPTH} levels of objects and arrays", "is")
     except ValueError:
@@ -59,46 +86,96 @@ def check_json_body(req) -> None:
 
 
 def check_request_text(req) -> None:
-    """A NUL character in the path, a query argument or a multipart field or file name is a 400 naming where:
-    PostgreSQL's text columns cannot hold one (the driver refuses it: a 500 on any lookup or write)."""
-    if _NUL in req.path:
-        _refuse([], "a NUL character (\\0) in its path", location="path")
-    for key, value in req.args.items(multi=True):
-        if _has_nul(key) or _has_nul(value):
-            _refuse([_shown(key)], _NUL_MESSAGE, location="query")
+    """A NUL character or a lone surrogate in the path, a query argument or a multipart field or file name is a 400
+    naming where: PostgreSQL's text columns cannot hold a NUL (the driver refuses it: a 500 on any lookup or write)
+    and no database can store a surrogate. A query string that is not UTF-8 (raw bytes, which werkzeug cannot
+    decode: a UnicodeDecodeError, a 500) is a 400 too."""
+    found = _odd_text(req.path)
+    if found:
+        _refuse([], f"{found} in its path", location="path")
+    try:
+        args = list(req.args.items(multi=True))
+    except UnicodeDecodeError as exc:
+        key = next((pair.split(b"=", 1)[0] for pair in req.query_string.split(b"&") if not _utf8(pair)), b"")
+        _refuse([_shown(key.decode("utf-8", "replace"))] if key else [],
+                f"a byte (0x{exc.object[exc.start]:02x}) that is not UTF-8; percent-encode the query's UTF-8 bytes",
+                location="query")
+    for key, value in args:
+        found = _odd_text(key) or _odd_text(value)
+        if found:
+            _refuse([_shown(key)], _message(found), location="query")
     if req.mimetype == "multipart/form-data":  # a part may come without a name (None)
         for key, value in req.form.items(multi=True):
-            if _has_nul(key) or _has_nul(value):
-                _refuse([_shown(key)], _NUL_MESSAGE, location="form")
+            found = _odd_text(key) or _odd_text(value)
+            if found:
+                _refuse([_shown(key)], _message(found), location="form")
         for key, upload in req.files.items(multi=True):
-            if _has_nul(key) or _has_nul(upload.filename):
-                _refuse([_shown(key)], "a NUL character (\\0) in the file name", location="files")
+            found = _odd_text(key) or _odd_text(upload.filename)
+            if found:
+                _refuse([_shown(key)], f"{found} in the file name", location="files")
 
 
-_NUL = "\x00"
+def _utf8(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
-def _has_nul(text) -> bool:
-    return isinstance(text, str) and _NUL in text
+#: what no text column can hold: a NUL character (PostgreSQL refuses it) or a lone surrogate (UTF-8 cannot
+#: encode one; JSON's ``\\ud800`` escape and the decoder let it through)
+_ODD = re.compile("[\x00\ud800-\udfff]")
+
+
+def _odd_text(text) -> str | None:
+    """Words for the first character of ``text`` no text column can hold, or None."""
+    match = _ODD.search(text) if isinstance(text, str) else None
+    if match is None:
+        return None
+    c = match.group()
+    return "a NUL character (\\0)" if c == "\x00" else f"a lone surrogate (\\u{ord(c):04x})"
 
 
 def _shown(key) -> str:
-    return key.replace(_NUL, "\\0") if isinstance(key, str) else "(no name)"
+    """A key as a problem can name it: its NUL characters and lone surrogates written as escapes."""
+    if not isinstance(key, str):
+        return "(no name)"
+    return _ODD.sub(lambda m: "\\0" if m.group() == "\x00" else f"\\u{ord(m.group()):04x}", key)
 
 
-_NUL_MESSAGE = "a NUL character (\\0), which no text field can hold"
+def _message(found: str) -> str:
+    return f"{found}, which no text field can hold"
+
+
+class _TooLong:
+    """An integer in a JSON body with more digits than Python reads (stands in for it until the walk names it)."""
+
+    def __init__(self, digits: int):
+        self.digits = digits
+
+
+def _read_int(text: str):
+    limit = sys.get_int_max_str_digits()
+    digits = len(text) - text.startswith("-")
+    return _TooLong(digits) if limit and digits > limit else int(text)
 
 
 def _first_problem(value, limit: int) -> tuple | None:
-    """(path, message[, verb]) of the first object or array nested deeper than ``limit``, number
-    that is not finite, or string or key with a NUL character; else None (iterative: no recursion)."""
+    """(path, message[, verb]) of the first object or array nested deeper than ``limit``, number that is not
+    finite or too long to read, or string or key with a NUL character or a lone surrogate; else None (iterative:
+    no recursion)."""
     stack = [(value, [], 1)]
     while stack:
         node, path, depth = stack.pop()
         if isinstance(node, str):
-            if _NUL in node:
-                return path, _NUL_MESSAGE
+            found = _odd_text(node)
+            if found:
+                return path, _message(found)
             continue
+        if isinstance(node, _TooLong):
+            return path, (f"an integer of {node.digits:,} digits; at most {sys.get_int_max_str_digits():,} "
+                          f"can be read")
         if isinstance(node, float) and not math.isfinite(node):
             return path, f"{node}, which is not a JSON number (NaN, Infinity, or beyond ±1.8e308)"
         if not isinstance(node, (dict, list)):
@@ -107,8 +184,9 @@ def _first_problem(value, limit: int) -> tuple | None:
             return path, f"nested deeper than {limit} levels of objects and arrays", "is"
         if isinstance(node, dict):
             for key, child in node.items():
-                if _NUL in key:
-                    return path + [key.replace(_NUL, "\\0")], _NUL_MESSAGE + " in a key"
+                found = _odd_text(key)
+                if found:
+                    return path + [_shown(key)], _message(found) + " in a key"
                 stack.append((child, path + [key], depth + 1))
         else:
             stack.extend((child, path + [str(i)], depth + 1) for i, child in enumerate(node))

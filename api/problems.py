@@ -45,22 +45,23 @@ def problem(status: int, detail: str | None = None, *, kind: str | None = None, 
     return response
 
 
-def _flatten(messages, prefix="") -> list[dict]:
-    """webargs/marshmallow {"json": {"field": ["msg"]}} -> [{"field": "/field", "message": "msg"}]."""
+def _flatten(messages, prefix="", top=True) -> list[dict]:
+    """webargs/marshmallow {"json": {"field": ["msg"]}} -> [{"field": "/field", "message": "msg"}]. Only the
+    outermost keys name a location: a body's own field called ``files`` or ``path`` is a field."""
     out = []
     if isinstance(messages, dict):
         for key, value in messages.items():
-            if key in ("json", "query", "form", "files", "headers", "path") and not prefix:
-                out += _flatten(value, "")
+            if key in ("json", "query", "form", "files", "headers", "path") and top:
+                out += _flatten(value, "", top=False)
             elif key == "_schema":  # marshmallow's error about the object itself (e.g. not an object)
-                out += _flatten(value, prefix)
+                out += _flatten(value, prefix, top=False)
             else:
-                out += _flatten(value, f"{prefix}/{key}")
+                out += _flatten(value, f"{prefix}/{key}", top=False)
     elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
         out += [{"field": prefix or "/", "message": m} for m in messages]
     elif isinstance(messages, list):
         for i, m in enumerate(messages):
-            out += _flatten(m, f"{prefix}/{i}")
+            out += _flatten(m, f"{prefix}/{i}", top=False)
     else:
         out.append({"field": prefix or "/", "message": str(messages)})
     return out

@@ -2,12 +2,10 @@
 Unknown fields are refused (marshmallow's default RAISE), so a typo is a 422, not silently ignored."""
 from __future__ import annotations
 
-from datetime import timezone
-
 from engine.vocabulary import ROLES
 from marshmallow import Schema, fields, validate
 
-from .fields import Int64
+from .fields import Int64, UtcDateTime
 
 ROLE = validate.OneOf(ROLES)
 
@@ -218,10 +216,8 @@ class HistoryQuerySchema(Schema):
                            metadata={"description": "comma-separated actions; a trailing * matches a prefix"})
     actor = fields.String(validate=validate.Length(max=200), metadata={"description": "acting username"})
     element_id = fields.String(validate=validate.Length(max=200))
-    since = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": "inclusive, ISO 8601 "
-                                                                                          "(UTC if no offset)"})
-    until = fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": "exclusive, ISO 8601 "
-                                                                                          "(UTC if no offset)"})
+    since = UtcDateTime(metadata={"description": "inclusive, ISO 8601 (UTC if no offset)"})
+    until = UtcDateTime(metadata={"description": "exclusive, ISO 8601 (UTC if no offset)"})
 
 
 class CompletionSchema(Schema):
@@ -462,8 +458,8 @@ class ScheduleQuery(Schema):
     organisation_id = fields.String()
     kind = fields.String(metadata={"description": "surveillance_audit, annual_report, renewal, expiry, "
                                                   "task_deadline, task_reminder, timer"})
-    since = fields.AwareDateTime(default_timezone=None)
-    until = fields.AwareDateTime(default_timezone=None)
+    since = UtcDateTime(default_timezone=None)
+    until = UtcDateTime(default_timezone=None)
     limit = Int64(load_default=200, validate=validate.Range(min=1, max=1000))
 
 

@@ -1,16 +1,14 @@
 """Schemas of the audit console and step-metrics resources (kept apart from api/schemas.py, which others edit)."""
 from __future__ import annotations
 
-from datetime import timezone
-
-from .fields import Int64
+from .fields import Int64, UtcDateTime
 from marshmallow import Schema, fields, validate
 
 from .schemas import ChainHeadSchema, EventSchema
 
 
 def _when(description: str):
-    return fields.AwareDateTime(default_timezone=timezone.utc, metadata={"description": description})
+    return UtcDateTime(metadata={"description": description})
 
 
 class TimelineQuerySchema(Schema):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from flask import send_file
 from flask_smorest import Blueprint
 
+from engine.cases.attachments import download_name
 from engine.errors import InvalidFormData
 
 from ..auth import current_actor, services
@@ -99,6 +100,7 @@ def upload(case_id):
 def download(case_id, sha256):
     """The file, to those who may see the case."""
     meta, path = services().workspace.attachment(case_id, sha256, current_actor())
-    response = send_file(path, mimetype=meta.content_type, as_attachment=True, download_name=meta.filename)
+    response = send_file(path, mimetype=meta.content_type, as_attachment=True,
+                         download_name=download_name(meta.filename))  # no control character in the header
     response.headers["X-Content-Type-Options"] = "nosniff"
     return response

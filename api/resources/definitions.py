@@ -49,14 +49,14 @@ def _upload() -> tuple[dict[str, str], str | None]:
     limit = current_app.config.get("MAX_UPLOAD_BYTES", 20_000_000)
     if request.mimetype == "application/json":
         body = request.get_json(silent=True)
-        if not isinstance(body, dict) or not isinstance(body.get("files"), dict) \
-                or not all(isinstance(v, str) for v in body["files"].values()):
+        if not isinstance(body, dict) or not isinstance(body.get("files"), dict):
             raise InvalidFormData("send {\"files\": {name: text}, \"note\": …}",
                                   [{"field": "/files", "message": "an object of file name to text is required"}])
         note = body.get("note")
         if note is not None and not isinstance(note, str):
             raise InvalidFormData("the note is text", [{"field": "/note", "message": "must be a string"}])
-        return bundle_from_uploads(list(body["files"].items()), limit), note
+        # each value must be a file's text (no archive: its bytes come as multipart), checked and named per file
+        return bundle_from_uploads(list(body["files"].items()), limit, by_name=True), note
     if not request.mimetype.startswith("multipart/form-data"):
         raise InvalidFormData("send the files as multipart/form-data in the field 'files'",
                               [{"field": "/files", "message": f"content type was {request.mimetype or 'missing'}"}])

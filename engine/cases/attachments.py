@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import hashlib
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
+from engine.definitions.bundles import control_character, shown_name
 from engine.errors import InvalidFormData, TooLarge
 from engine.storage.models import Attachment
 
@@ -50,11 +52,16 @@ _NAME_MAX = Attachment.__table__.c.filename.type.length
 
 def checked_upload(filename: str, content_type: str, data: bytes, max_upload: int) -> tuple[str, str, str]:
     """``(file name, content type, sha256)`` of an acceptable upload (base name only, type without
-    parameters, content matching its type); a 4xx naming ``/file`` otherwise."""
+    parameters, content matching its type, a name without control characters); a 4xx naming ``/file``
+    otherwise."""
     content_type = (content_type or "").split(";")[0].strip().lower()
     filename = os.path.basename(filename or "").strip()
     if not filename:
         raise InvalidFormData("the file needs a name", [{"field": "/file", "message": "missing file name"}])
+    if control_character(filename):  # echoed in the download's Content-Disposition, where a line break cannot go
+        raise InvalidFormData(f"the file name '{shown_name(filename)}' holds a control character "
+                              f"({control_character(filename)}); rename the file",
+                              [{"field": "/file", "message": "file name with a control character"}])
     if len(filename) > _NAME_MAX:
         raise InvalidFormData(f"the file name is {len(filename):,} characters long; at most {_NAME_MAX}",
                               [{"field": "/file", "message": f"file name longer than {_NAME_MAX} characters"}])
@@ -93,3 +100,12 @@ class FileStore:
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
+
+
+def download_name(filename: str) -> str:
+    """The name a stored file downloads under: its control characters (stored before uploads refused them)
+    each replaced by ``_``, so the Content-Disposition header never carries a line break or an escape."""
+    return _CONTROL_OR_SURROGATE.sub("_", filename) or "download"
+
+
+_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")

@@ -11,6 +11,7 @@ from __future__ import annotations
 import codecs
 import functools
 import io
+import json
 import re
 import zipfile
 import zlib
@@ -47,11 +48,9 @@ def decode_file(name: str, data: bytes) -> str:
         match = _DECLARATION.match(data[:200].decode("ascii", "replace"))
         if match:
             encoding = match.group(1)
-            try:
-                codecs.lookup(encoding)
-            except LookupError:
-                raise UnreadableFile(f"'{name}' declares the encoding '{encoding}', which this server does not "
-                                     f"know; save it as UTF-8") from None
+            if not _is_charset(encoding):
+                raise UnreadableFile(f"'{name}' declares the encoding '{encoding}', which is not a text encoding "
+                                     f"this server knows; save it as UTF-8")
     encoding = encoding or "utf-8"
     try:
         text = data.decode(encoding)
@@ -59,17 +58,64 @@ def decode_file(name: str, data: bytes) -> str:
         raise UnreadableFile(f"'{name}' is not {_encoding_words(encoding)} text: byte {exc.start} "
                              f"(0x{data[exc.start]:02x}) cannot be read; save the file as UTF-8 or declare its "
                              f"encoding in the XML declaration") from None
-    return as_utf8_text(text.lstrip("\ufeff"))
+    except (UnicodeError, ValueError):  # a codec that fails without saying where
+        raise UnreadableFile(f"'{name}' cannot be read as {_encoding_words(encoding)} text; save the file as "
+                             f"UTF-8") from None
+    return as_utf8_text(_unicode(name, text.lstrip("\ufeff")))
+
+
+#: codecs Python knows that are not a character set a file can be written in: they decode escapes, domain
+#: names or nothing at all (binary-to-binary and text-to-text transforms are refused by their codec's own flag)
+_NOT_CHARSETS = frozenset({"punycode", "idna", "undefined", "unicode_escape", "raw_unicode_escape",
+                           "unicode_internal", "string_escape", "mbcs", "oem"})
+
+
+def _is_charset(encoding: str) -> bool:
+    """Whether ``encoding`` names a real character set (UTF-8, Latin-1, cp1252, Shift_JIS…): not an unknown
+    name, and not one of Python's codecs that only transform (rot13, base64, zlib…) or decode escapes."""
+    try:
+        info = codecs.lookup(encoding)
+    except LookupError:
+        return False
+    return getattr(info, "_is_text_encoding", True) and info.name.replace("-", "_") not in _NOT_CHARSETS
 
 
 def _unicode(name: str, text: str) -> str:
-    """Text given as a string (a JSON body) is Unicode that UTF-8 can store (JSON allows lone surrogates)."""
+    """Text given as a string (a JSON body) is Unicode that UTF-8 can store (JSON allows lone surrogates), and a
+    form's JSON holds no ``\\ud800`` escape either: its titles and defaults reach pages, case data and the
+    history, where no database can store a lone surrogate."""
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
         raise UnreadableFile(f"'{name}' holds a character that is not valid Unicode text (position {exc.start})") \
             from None
+    found = _escaped_surrogate(text) if name.endswith(".json") and "\\u" in text else None
+    if found:
+        raise UnreadableFile(f"'{name}' holds a lone surrogate ({found}) in a JSON string, which is not valid "
+                             f"Unicode text")
     return text
+
+
+def _escaped_surrogate(text: str) -> str | None:
+    """The first lone surrogate a JSON text's escapes decode to, as an escape; None for JSON that does not parse
+    (validation names what is wrong with it)."""
+    try:
+        stack = [json.loads(text)]
+    except (ValueError, RecursionError):
+        return None
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            stack.extend(node.keys())
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+        elif isinstance(node, str) and _SURROGATE.search(node):
+            return f"\\u{ord(_SURROGATE.search(node).group()):04x}"
+    return None
+
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def as_utf8_text(text: str) -> str:
@@ -87,10 +133,12 @@ def _kind_words(name: str) -> str:
     return "a JSON form" if name.endswith(".json") else "an XML diagram"
 
 
-def bundle_from_uploads(uploads: list[tuple[str, bytes | str]], max_bytes: int = 20_000_000) -> dict[str, str]:
+def bundle_from_uploads(uploads: list[tuple[str, bytes | str]], max_bytes: int = 20_000_000,
+                        by_name: bool = False) -> dict[str, str]:
     """Turn uploaded files into a bundle. A ``.zip`` (e.g. a downloaded version) is unpacked. Text given as
-    ``str`` (a JSON body) is taken as it is; bytes are decoded by :func:`decode_file`. Every problem is
-    reported at once, one entry per file."""
+    ``str`` (a JSON body) is taken as it is; bytes are decoded by :func:`decode_file`; anything else, or an
+    archive given as text, is refused. Every problem is reported at once, one entry per file, its field
+    ``/files/<i>`` (the i-th upload) or, ``by_name``, ``/files/<name>`` (a JSON body's key)."""
     files: dict[str, str] = {}
     errors: list[dict] = []
     total = 0
@@ -99,7 +147,11 @@ def bundle_from_uploads(uploads: list[tuple[str, bytes | str]], max_bytes: int =
         nonlocal total
         base = PurePosixPath(name.replace("\\", "/")).name
         if not base or not base.endswith(BUNDLE_SUFFIXES):
-            errors.append({"field": field, "message": f"'{name}' is not a .bpmn, .dmn or .json file"})
+            errors.append({"field": field, "message": f"'{shown_name(name)}' is not a .bpmn, .dmn or .json file"})
+            return
+        if control_character(base):
+            errors.append({"field": field, "message": f"'{shown_name(base)}' has a control character "
+                                                      f"({control_character(base)}) in its name"})
             return
         total += len(data)
         if total > max_bytes:
@@ -119,14 +171,22 @@ def bundle_from_uploads(uploads: list[tuple[str, bytes | str]], max_bytes: int =
         files[base] = text
 
     for i, (name, data) in enumerate(uploads):
-        field = f"/files/{i}"
+        field = f"/files/{_pointer(shown_name(name or ''))}" if by_name else f"/files/{i}"
+        if not isinstance(data, (bytes, str)):
+            errors.append({"field": field, "message": f"'{shown_name(name)}' must be the file's text, not "
+                                                      f"{type(data).__name__}"})
+            continue
         if (name or "").lower().endswith(".zip"):
+            if isinstance(data, str):  # a JSON body holds text: an archive's bytes come as a file (multipart)
+                errors.append({"field": field, "message": f"'{shown_name(name)}' is an archive: upload it as a "
+                                                          f"file (multipart/form-data), not as text"})
+                continue
             try:
                 with zipfile.ZipFile(io.BytesIO(data)) as z:
                     members = [i for i in z.infolist()
                                if not i.is_dir() and not PurePosixPath(i.filename).name.startswith(".")]
                     if len(members) > MAX_ARCHIVE_MEMBERS:
-                        errors.append({"field": field, "message": f"'{name}' holds {len(members)} files; a bundle "
+                        errors.append({"field": field, "message": f"'{shown_name(name)}' holds {len(members)} files; a bundle "
                                                                   f"has at most {MAX_ARCHIVE_MEMBERS}"})
                         continue
                     for info in members:
@@ -137,10 +197,10 @@ def bundle_from_uploads(uploads: list[tuple[str, bytes | str]], max_bytes: int =
                         if content is None:
                             errors.append({"field": field, "message": f"the bundle is larger than {max_bytes} bytes"})
                             break
-                        add(info.filename, content, f"{field}/{info.filename}")
+                        add(info.filename, content, f"{field}/{shown_name(info.filename)}")
             except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, NotImplementedError, RuntimeError,
                     ValueError, OSError, zlib.error) as exc:
-                errors.append({"field": field, "message": f"'{name}' is not a zip archive this server can read "
+                errors.append({"field": field, "message": f"'{shown_name(name)}' is not a zip archive this server can read "
                                                           f"({exc.__class__.__name__})"})
             continue
         add(name or "", data, field)
@@ -149,6 +209,26 @@ def bundle_from_uploads(uploads: list[tuple[str, bytes | str]], max_bytes: int =
     if errors:
         raise InvalidFormData("the upload is not a process bundle", errors)
     return files
+
+
+#: characters a file name may not hold: C0 and C1 controls (line breaks, tabs, escape, DEL) and the Unicode
+#: line and paragraph separators — a name is echoed in download headers and pages, where they break lines
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+
+
+def control_character(name: str) -> str | None:
+    """The first control character of a file name, written as an escape (``\\u000d``), or None."""
+    match = _CONTROL.search(name or "")
+    return f"\\u{ord(match.group()):04x}" if match else None
+
+
+def shown_name(name: str) -> str:
+    """A file name as a message can quote it: control characters written as escapes, not sent raw."""
+    return _CONTROL.sub(lambda m: f"\\u{ord(m.group()):04x}", name or "")
+
+
+def _pointer(key: str) -> str:
+    return key.replace("~", "~0").replace("/", "~1")
 
 
 def _read_bounded(z: zipfile.ZipFile, info: zipfile.ZipInfo, limit: int) -> bytes | None:
