@@ -120,6 +120,12 @@ def check_file(file_name: str, root, lib, called: set[str], decisions: set[str] 
             elif tag == "timerEventDefinition" and not any(node.find(f"{_B}{t}") is not None for t in _TIME):
                 event = node.getparent()
                 refuse(f"{_label(event)} is a timer without a time: give a time date, duration or cycle", event)
+            elif tag == "timerEventDefinition" and node.find(f"{_B}timeCycle") is not None \
+                    and etree.QName(node.getparent()).localname == "intermediateCatchEvent":
+                event = node.getparent()
+                refuse(f"{_label(event)} waits for a time cycle: a case waits at an intermediate event once, so "
+                       f"the engine cannot repeat it; give a time date or duration (a repeating reminder is a "
+                       f"non-interrupting boundary timer with a cycle)", event)
             elif tag == "messageEventDefinition":
                 event = node.getparent()
                 _check_message_ref(refuse, event, node.get("messageRef"), messages, "its message definition")

@@ -10,8 +10,12 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 import time_machine
+from SpiffWorkflow.bpmn.workflow import BpmnWorkflow
+from SpiffWorkflow.spiff.parser.process import SpiffBpmnParser
 
 from engine.errors import DefinitionInvalid, ProcessError
+from engine.workflow import stepping
+from engine.workflow.workflow_state import pending_events
 
 from .bpmn_builder import SIMPLE_FORM, flow, process, user_task
 
@@ -102,3 +106,23 @@ def test_a_boundary_cycle_the_engine_cannot_compute_is_refused_at_deploy(engine,
     bundle["cycle.bpmn"] = bundle["cycle.bpmn"].replace('"R5/PT1H"', cycle)
     [error] = engine.validate(bundle).errors
     assert error.element_id == "nag" and words in error.message, str(error)
+
+
+def test_a_cycle_on_an_intermediate_catch_event_is_refused_at_deploy(engine):
+    bundle = _waits("timeCycle", '"R2/2020-01-01T00:00:00Z/PT1S"')
+    [error] = engine.validate(bundle).errors
+    assert error.element_id == "t1" and "time cycle" in error.message, str(error)
+    with pytest.raises(DefinitionInvalid):
+        engine.deploy(bundle)
+
+
+def test_a_spent_cycle_still_gives_a_due_time(engine):
+    """A case deployed before cycles on catch events were refused: once SpiffWorkflow has spent the cycle's
+    repetitions it reports the cycle itself (a dict) until the next refresh; the index still gets a time."""
+    parser = SpiffBpmnParser()
+    parser.add_bpmn_str(_waits("timeCycle", '"R2/2020-01-01T00:00:00Z/PT1S"')["waits.bpmn"].encode())
+    with time_machine.travel(T0, tick=False):
+        wf = BpmnWorkflow(parser.get_spec("waits"))
+        stepping.advance(wf)
+        timers, _messages = pending_events(wf)
+    assert all(isinstance(t.due_at, datetime) for t in timers), timers
