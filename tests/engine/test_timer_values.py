@@ -126,3 +126,27 @@ def test_a_spent_cycle_still_gives_a_due_time(engine):
         stepping.advance(wf)
         timers, _messages = pending_events(wf)
     assert all(isinstance(t.due_at, datetime) for t in timers), timers
+
+
+def _start_cycle(event_sub_process: bool) -> dict:
+    timer = ('<bpmn:timerEventDefinition><bpmn:timeCycle xsi:type="bpmn:tFormalExpression">"R3/PT1H"'
+             '</bpmn:timeCycle></bpmn:timerEventDefinition>')
+    if event_sub_process:  # each firing starts an instance of the event sub-process: a cycle is honoured
+        body = ('<bpmn:startEvent id="start"/>' + user_task("ask", "Ask", "simple.json") + '<bpmn:endEvent id="end"/>'
+                + flow("f1", "start", "ask") + flow("f2", "ask", "end")
+                + '<bpmn:subProcess id="hourly" triggeredByEvent="true">'
+                  f'<bpmn:startEvent id="tick" name="Every hour" isInterrupting="false">{timer}</bpmn:startEvent>'
+                  '<bpmn:endEvent id="ticked"/>' + flow("t1", "tick", "ticked") + '</bpmn:subProcess>')
+        ids = ["start", "ask", "end"]
+    else:
+        body = (f'<bpmn:startEvent id="tick" name="Every hour">{timer}</bpmn:startEvent>'
+                + user_task("ask", "Ask", "simple.json") + '<bpmn:endEvent id="end"/>'
+                + flow("f1", "tick", "ask") + flow("f2", "ask", "end"))
+        ids = ["tick", "ask", "end"]
+    return {"ticks.bpmn": process("ticks", {"applicant": ids}, body), "simple.json": SIMPLE_FORM}
+
+
+def test_a_cycle_on_a_process_start_event_is_refused_but_not_on_an_event_sub_process(engine):
+    [error] = engine.validate(_start_cycle(event_sub_process=False)).errors
+    assert error.element_id == "tick" and "time cycle" in error.message, str(error)
+    assert engine.validate(_start_cycle(event_sub_process=True)).errors == []
