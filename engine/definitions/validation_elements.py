@@ -120,6 +120,13 @@ def check_file(file_name: str, root, lib, called: set[str], decisions: set[str] 
             elif tag == "timerEventDefinition" and not any(node.find(f"{_B}{t}") is not None for t in _TIME):
                 event = node.getparent()
                 refuse(f"{_label(event)} is a timer without a time: give a time date, duration or cycle", event)
+            elif tag == "timerEventDefinition" and node.find(f"{_B}timeCycle") is not None \
+                    and _cycle_not_honoured(node.getparent()):
+                event = node.getparent()
+                refuse(f"{_label(event)} waits for a time cycle: the case passes this event once, so the engine "
+                       f"cannot repeat it (it would run the path after it once per repetition, side by side); "
+                       f"give a time date or duration (a repeating reminder is a non-interrupting boundary timer "
+                       f"with a cycle)", event)
             elif tag == "messageEventDefinition":
                 event = node.getparent()
                 _check_message_ref(refuse, event, node.get("messageRef"), messages, "its message definition")
@@ -152,6 +159,20 @@ def check_file(file_name: str, root, lib, called: set[str], decisions: set[str] 
                         if target and target not in ids:
                             refuse(f"{_label(owner)}: its {type_words(tag)} '{node.get('id') or ''}' points at "
                                    f"'{target}', which is no data object or data store of the process", owner)
+
+
+def _cycle_not_honoured(event) -> bool:
+    """A time cycle repeats where each firing starts something of its own: a boundary event (a branch per
+    firing) or the start of an event sub-process (an instance per firing). On an intermediate catch event or
+    the start of a process or plain sub-process, SpiffWorkflow forks the one path the case is on."""
+    kind = etree.QName(event).localname
+    if kind == "intermediateCatchEvent":
+        return True
+    if kind != "startEvent":
+        return False
+    parent = event.getparent()
+    return not (etree.QName(parent).localname == "subProcess"
+                and (parent.get("triggeredByEvent") or "").strip().lower() == "true")
 
 
 def _check_message_ref(refuse, node, ref, messages, what) -> None:

@@ -23,11 +23,21 @@ _CELL = _STYLES["BodyText"].clone("cell", fontSize=7.5, leading=9)
 _HEAD = _STYLES["BodyText"].clone("head", fontSize=7.5, leading=9, fontName="Helvetica-Bold")
 _GRID = TableStyle([("GRID", (0, 0), (-1, -1), 0.25, colors.grey), ("VALIGN", (0, 0), (-1, -1), "TOP"),
                     ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8e8e8"))])
-MAX_DETAIL = 1500  # characters of an event's details printed in the timeline (the JSON export has all)
+#: characters printed of a value (an outcome, submitted data) or of an event's details (the JSON export has all)
+MAX_DETAIL = 1500
+#: characters printed of any one cell (a person's reason): laying out a paragraph costs more than its length
+#: (a 40,000-character cell takes seconds), so no cell may be unbounded
+MAX_TEXT = 20_000
+
+
+def _clip(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit] + f" [... {len(text) - limit:,} more characters: see the JSON export]"
 
 
 def _p(text, style=_CELL) -> Paragraph:
-    return Paragraph(escape("" if text is None else str(text)).replace("\n", "<br/>"), style)
+    return Paragraph(escape(_clip("" if text is None else str(text), MAX_TEXT)).replace("\n", "<br/>"), style)
 
 
 def _table(header: list[str] | None, rows: list[list], widths: list[float]) -> Table:
@@ -41,7 +51,8 @@ def _table(header: list[str] | None, rows: list[list], widths: list[float]) -> T
 
 
 def _compact(value) -> str:
-    return json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": "))
+    """A value as compact JSON, at most :data:`MAX_DETAIL` characters of it."""
+    return _clip(json.dumps(value, ensure_ascii=False, sort_keys=True, separators=(", ", ": ")), MAX_DETAIL)
 
 
 def _details(e: dict) -> str:
@@ -59,8 +70,7 @@ def _details(e: dict) -> str:
             parts.append(f"SIGNED ({sig['meaning']}) by {sig['printed_name']} at {sig['signed_at']}")
     else:
         parts.append(_compact(data))
-    text = "\n".join(parts)
-    return text if len(text) <= MAX_DETAIL else text[:MAX_DETAIL] + " [...]"
+    return _clip("\n".join(parts), MAX_DETAIL)
 
 
 def render(record: dict) -> bytes:
@@ -92,7 +102,7 @@ def render(record: dict) -> bytes:
     story.append(Paragraph("Outcomes computed by the engine", h2))
     outcomes = case.get("outcomes") or {}
     if outcomes:
-        rows = [[name, _compact(o["value"]) if not isinstance(o["value"], str) else o["value"],
+        rows = [[name, _compact(o["value"]) if not isinstance(o["value"], str) else _clip(o["value"], MAX_DETAIL),
                  (o.get("element_name") or o.get("element_id") or "") + f" (seq {o.get('seq')})", o.get("at") or ""]
                 for name, o in outcomes.items()]
         story.append(_table(["Value", "Result", "Set by step", "At (UTC)"], rows,

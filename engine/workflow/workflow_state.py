@@ -89,6 +89,18 @@ def _boundary_host(task):
     return None
 
 
+def _due(value) -> datetime | None:
+    """When a waiting timer is due, from the value SpiffWorkflow reports: an ISO string (date and duration
+    timers, a cycle with repetitions left), or — a cycle whose repetitions are spent, until the next refresh
+    completes it — the cycle's own ``{"cycles": 0, "next": …}``: due at that ``next``, when the refresh
+    that completes it runs."""
+    if isinstance(value, dict):
+        value = value.get("next")
+    if isinstance(value, datetime):
+        return value
+    return TimerEventDefinition.get_datetime(value) if isinstance(value, str) and value else None
+
+
 def pending_events(wf) -> tuple[list[PendingTimer], list[PendingMessage]]:
     timers, messages = [], []
     for task in list(wf.event_manager.tasks.values()):
@@ -96,10 +108,9 @@ def pending_events(wf) -> tuple[list[PendingTimer], list[PendingMessage]]:
             continue
         definition = task.task_spec.event_definition
         if isinstance(definition, TimerEventDefinition):
-            value = definition.details(task).value
-            if not value:
+            due = _due(definition.details(task).value)
+            if due is None:
                 continue
-            due = TimerEventDefinition.get_datetime(value) if isinstance(value, str) else value
             timers.append(PendingTimer(task, due, type(definition).__name__, _boundary_host(task),
                                        bool(getattr(task.task_spec, "cancel_activity", False))))
         elif isinstance(definition, MessageEventDefinition):
