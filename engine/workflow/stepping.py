@@ -11,10 +11,11 @@ lifted. The iterator keeps its own list (it does not recurse), so an unlimited d
 small because :mod:`engine.workflow.pruning` keeps the tree of a long-lived case shallow between calls.
 
 Nothing in a diagram bounds how long the engine may run without reaching a wait state: a gateway looping back
-through a script, a parallel gateway feeding its own merge, a call activity calling its own process. Each call
-here therefore has a budget — :data:`MAX_ENGINE_STEPS` engine tasks run, :data:`MAX_STEPPING_SECONDS`, and call
-activities nested at most :data:`MAX_CALL_DEPTH` deep — and past it raises :class:`StepLimit` naming the last element run (the operation turns it into a ProcessError and
-rolls back: the case stays as it was, and the write lock is not held for ever).
+through a script, a parallel gateway feeding its own merge, a call activity calling its own process. The run
+from one wait to the next therefore has a budget — :data:`MAX_ENGINE_STEPS` engine tasks,
+:data:`MAX_STEPPING_SECONDS`, call activities nested at most :data:`MAX_CALL_DEPTH` deep — and past it raises
+:class:`StepLimit` naming the last element run (the operation turns it into a ProcessError and rolls back: the
+case stays as it was, and the write lock is not held for ever).
 """
 from __future__ import annotations
 
@@ -116,16 +117,18 @@ def _refresh_timers(wf) -> bool:
 
 
 def advance(wf, max_rounds: int = 1000) -> None:
-    """Fire due timers and run engine steps until nothing changes any more (a cycle timer fires at most
-    once per refresh, so an overdue one needs several rounds). ``max_rounds`` bounds a diagram that never
-    settles.
+    """Fire due timers and run engine steps until nothing changes any more. ``max_rounds`` bounds a diagram
+    that never settles. (An overdue cycle on a boundary event catches up within one round: each repetition's
+    next event is due already, so the missed repetitions run one after the other with no wait between them
+    and spend from that round's budget: ~300 of a three-task reminder path fit.)
 
     Engine steps run until a sweep finds nothing ready; after that only a refresh of the timers can make
     something ready again, so when the refresh fires nothing the workflow is settled — no further sweep of the
     tree and no before/after snapshots (the stock loop: two more sweeps and four snapshots per call)."""
     wf.refresh_timers()
-    budget = _Budget()  # one for the whole call: every round spends from it
     for _ in range(max_rounds):
-        _run_until_quiet(wf, budget)
+        # a budget per round: each round ends where everything waits again, and the rounds after it are timers
+        # firing (an overdue cycle catching up), bounded by max_rounds, not a loop that never waits
+        _run_until_quiet(wf, _Budget())
         if not _refresh_timers(wf):
             return

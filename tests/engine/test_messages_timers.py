@@ -147,3 +147,27 @@ def test_completing_before_the_deadline_removes_its_timers(engine, actors):
         case = engine.complete_task(case.tasks[0].id, actors["applicant"], {"answer": "no"})
     assert (case.status, case.outcome) == ("completed", "done")
     assert engine.next_timer_due() is None
+
+
+def test_an_overdue_cycle_catching_up_fits_the_stepping_budget(engine, actors):
+    # 100 reminders fire in one go (the scheduler was down for hours), each running a script and an end event:
+    # ~300 engine tasks with no wait between them (every missed repetition is already due), well within the
+    # budget of engine/workflow/stepping.py — which is per run between two waits, not per operation
+    body = (
+        '<bpmn:startEvent id="start"/>' + user_task("answer", "Answer", "simple.json")
+        + '<bpmn:boundaryEvent id="remind" name="Reminder" attachedToRef="answer" cancelActivity="false">'
+          '<bpmn:timerEventDefinition><bpmn:timeCycle xsi:type="bpmn:tFormalExpression">"R100/PT1M"</bpmn:timeCycle>'
+          '</bpmn:timerEventDefinition></bpmn:boundaryEvent>'
+        + '<bpmn:scriptTask id="count" name="Count"><bpmn:script>reminders = 1</bpmn:script></bpmn:scriptTask>'
+        + '<bpmn:endEvent id="reminded" name="Reminder sent"/><bpmn:endEvent id="done" name="Done"/>'
+        + flow("t1", "start", "answer") + flow("t2", "answer", "done") + flow("t3", "remind", "count")
+        + flow("t4", "count", "reminded"))
+    ids = ["start", "answer", "remind", "count", "reminded", "done"]
+    engine.deploy({"nagging.bpmn": process("nagging", {"applicant": ids}, body), "simple.json": SIMPLE_FORM})
+    with time_machine.travel(T0, tick=False):
+        case = engine.start_case("nagging", actors["applicant"], "lab-a")
+    with time_machine.travel(T0 + timedelta(hours=3), tick=False):
+        fired = engine.fire_due_timers()
+    assert (fired, engine.failed_timer_cases) == ([case.id], [])
+    after = engine.get_case(case.id)
+    assert after.status == "running" and [t.element_id for t in after.tasks] == ["answer"]
