@@ -108,4 +108,4 @@ def download_name(filename: str) -> str:
     return _CONTROL_OR_SURROGATE.sub("_", filename) or "download"
 
 
-_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\ud800-\udfff]")
+_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")

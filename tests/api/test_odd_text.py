@@ -193,7 +193,10 @@ def _raw_upload(client, case_id, disposition: bytes):
 @pytest.mark.parametrize("disposition", [b"filename*=UTF-8''a%0D%0Ab.txt", b"filename*=UTF-8''a%0Ab.txt",
                                          b"filename=\"a\tb.txt\"", b"filename*=UTF-8''a%7Fb.txt",
                                          b"filename*=UTF-8''a%1Bb.txt", b"filename*=UTF-8''a%C2%85b.txt",
-                                         b"filename*=UTF-8''a%E2%80%A8b.txt"])
+                                         b"filename*=UTF-8''a%E2%80%A8b.txt",
+                                         # a right-to-left override: "report\u202efdp.exe" reads "reportexe.pdf"
+                                         b"filename*=UTF-8''report%E2%80%AEfdp.exe",
+                                         b"filename*=UTF-8''a%E2%81%A6b.txt"])  # a left-to-right isolate
 def test_a_file_name_with_a_control_character_is_a_422_naming_the_file(api, disposition):
     alice = api.client("applicant_a")
     case = api.start("applicant_a")
@@ -215,13 +218,13 @@ def test_a_stored_file_name_with_a_control_character_downloads_under_a_safe_name
     from engine.storage.models import Attachment
 
     with api.services.db.write() as s:
-        s.execute(sa.update(Attachment).where(Attachment.sha256 == sha).values(filename="a\r\nb\t\x7fc\u2028.pdf"))
+        s.execute(sa.update(Attachment).where(Attachment.sha256 == sha).values(filename="a\r\nb\t\x7fc\u2028\u202e.pdf"))
     for who in ("applicant_a", "coordinator"):
         down = api.client(who).get(f"/api/cases/{case['id']}/attachments/{sha}")
         assert down.status_code == 200, down.get_data(as_text=True)[:300]
         header = down.headers["Content-Disposition"]
-        assert header.startswith("attachment;") and not any(c in header for c in "\r\n\t\x7f\u2028"), header
-        assert header.endswith("filename=a__b__c_.pdf"), header
+        assert header.startswith("attachment;") and not any(c in header for c in "\r\n\t\x7f\u2028\u202e"), header
+        assert header.endswith("filename=a__b__c__.pdf"), header
         assert down.data == PDF
 
 
