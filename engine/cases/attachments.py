@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 
-from engine.definitions.bundles import control_character, shown_name
+from engine.definitions.bundles import CONTROL_CHARACTERS, control_character, shown_name
 from engine.errors import InvalidFormData, TooLarge
 from engine.storage.models import Attachment
 
@@ -58,9 +58,10 @@ def checked_upload(filename: str, content_type: str, data: bytes, max_upload: in
     filename = os.path.basename(filename or "").strip()
     if not filename:
         raise InvalidFormData("the file needs a name", [{"field": "/file", "message": "missing file name"}])
-    if control_character(filename):  # echoed in the download's Content-Disposition, where a line break cannot go
+    control = control_character(filename)  # echoed in the download's Content-Disposition: no line break there
+    if control:
         raise InvalidFormData(f"the file name '{shown_name(filename)}' holds a control character "
-                              f"({control_character(filename)}); rename the file",
+                              f"({control}); rename the file",
                               [{"field": "/file", "message": "file name with a control character"}])
     if len(filename) > _NAME_MAX:
         raise InvalidFormData(f"the file name is {len(filename):,} characters long; at most {_NAME_MAX}",
@@ -108,4 +109,4 @@ def download_name(filename: str) -> str:
     return _CONTROL_OR_SURROGATE.sub("_", filename) or "download"
 
 
-_CONTROL_OR_SURROGATE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+_CONTROL_OR_SURROGATE = re.compile(f"[{CONTROL_CHARACTERS}\ud800-\udfff]")  # the names uploads refuse, and surrogates

@@ -215,7 +215,8 @@ def bundle_from_uploads(uploads: list[tuple[str, bytes | str]], max_bytes: int =
 #: line and paragraph separators — a name is echoed in download headers and pages, where they break lines — and
 #: the bidirectional embeddings, overrides and isolates, which make a name read as another one
 #: ("report<U+202E>fdp.exe" shows as "reportexe.pdf")
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+CONTROL_CHARACTERS = "\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069"  # a regex character class's body
+_CONTROL = re.compile(f"[{CONTROL_CHARACTERS}]")
 
 
 def control_character(name: str) -> str | None:

@@ -41,7 +41,7 @@ def listener():
             self.wfile.write(body)
 
         def log_message(self, *args):
-            pass
+            pass  # the hits list is the record; no access log on the test's stderr
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
